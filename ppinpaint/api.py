@@ -1,0 +1,64 @@
+"""Build a method from a config and load weights into it: the entry point of every tool."""
+import os
+from typing import Iterable, Optional, Union
+
+import paddle
+
+from .builder import build
+from .config import Config
+from .registry import MODELS
+
+ConfigLike = Union[str, Config, dict]
+
+
+def as_config(config: ConfigLike, opts: Optional[Iterable[str]] = None) -> Config:
+    """A :class:`Config` from a path, a mapping or a Config (``opts`` only apply to paths)."""
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, dict):
+        return Config.from_dict(config)
+    return Config(config, opts)
+
+
+def _register_everything() -> None:
+    from . import convert, data, metrics, modeling  # noqa: F401  (registrations)
+
+
+def build_model(config: ConfigLike, opts: Optional[Iterable[str]] = None):
+    """The method object described by ``config['model']``, freshly initialised."""
+    _register_everything()
+    cfg = as_config(config, opts)
+    return build(cfg["model"], MODELS, where="model", origin=cfg.origin)
+
+
+def read_weights(path: str) -> dict:
+    """``{role: state_dict}`` from a ``.pdparams`` file or a checkpoint folder."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "model.pdparams")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"weights not found: {path}")
+    try:
+        state = paddle.load(path, return_numpy=True)
+    except Exception as e:  # paddle raises several types for a corrupt file
+        raise ValueError(f"cannot read weights {path}: {e}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} does not hold a state dict")
+    # A bare generator state dict (what many Paddle repos ship) becomes the generator role.
+    if state and not all(isinstance(v, dict) for v in state.values()):
+        state = {"generator": state}
+    return state
+
+
+def load_model(config: ConfigLike, weights: Optional[str] = None, opts: Optional[Iterable[str]] = None):
+    """The method object in eval mode, with ``weights`` loaded when given.
+
+    Weights may hold only some nets (a converted generator, say): the generator is
+    required, the critics are loaded when present.
+    """
+    model = build_model(config, opts)
+    if weights:
+        state = read_weights(weights)
+        if "generator" not in state:
+            raise ValueError(f"{weights} has no generator weights; it holds {sorted(state)}")
+        model.set_state_dict(state, strict=False)
+    return model.eval()

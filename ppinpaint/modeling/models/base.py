@@ -1,0 +1,135 @@
+"""The method object every model follows: nets by role, losses, one training step, inference."""
+import contextlib
+from typing import Dict, Iterable, Optional, Tuple
+
+import numpy as np
+import paddle
+from paddle import nn
+
+
+class BaseModel:
+    """A method (the GAN recipe): owns its ``nets``; the trainer owns optimizers and the loop.
+
+    Subclasses set ``task``, ``value_range`` and ``size_multiple`` and implement
+    ``train_step`` and ``forward_infer``. Tensors crossing this class's public boundary are
+    float32 NCHW images in [0, 1] and masks in {0, 1} (1 = hole / foreground); each model
+    converts to its own ``value_range`` inside, nowhere else.
+    """
+
+    task: str = "inpainting"                    # or "harmonization"
+    value_range: Tuple[float, float] = (-1.0, 1.0)
+    size_multiple: int = 8                      # inputs are padded to this and cropped back
+    min_size: int = 0                           # smallest side the nets accept (0: any)
+
+    def __init__(self, nets: Dict[str, nn.Layer]) -> None:
+        self.nets: Dict[str, nn.Layer] = nets
+        self.optimizers: Dict[str, paddle.optimizer.Optimizer] = {}
+        self.scalers: Dict[str, paddle.amp.GradScaler] = {}
+        self.amp_dtype: Optional[str] = None
+        self.amp_level = "O1"
+        self.world_size = 1
+        self._visuals: Dict[str, paddle.Tensor] = {}
+
+    # ---- wiring done by the trainer -------------------------------------------------
+    def attach(self, optimizers: Dict[str, paddle.optimizer.Optimizer], amp_dtype: Optional[str] = None,
+               amp_level: str = "O1", world_size: int = 1) -> None:
+        """Give the model its optimizers (by name) and the AMP / data-parallel settings."""
+        self.optimizers = optimizers
+        self.amp_dtype = amp_dtype
+        self.amp_level = amp_level
+        self.world_size = world_size
+        # float16 needs loss scaling; bfloat16 has float32's exponent range and does not.
+        self.scalers = ({name: paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15) for name in optimizers}
+                        if amp_dtype == "float16" else {})
+
+    # ---- what a method implements ---------------------------------------------------
+    def train_step(self, batch: Dict[str, paddle.Tensor], step: int) -> Dict[str, paddle.Tensor]:
+        """One training iteration; returns every loss term by name (detached scalars)."""
+        raise NotImplementedError
+
+    def forward_infer(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
+        """Nets on inputs already in ``value_range``; returns the composited output in that range."""
+        raise NotImplementedError
+
+    # ---- shared behaviour ----------------------------------------------------------
+    def to_net(self, x01: paddle.Tensor) -> paddle.Tensor:
+        """[0,1] image -> the nets' value range."""
+        lo, hi = self.value_range
+        return x01 * (hi - lo) + lo
+
+    def from_net(self, x: paddle.Tensor) -> paddle.Tensor:
+        """The nets' value range -> [0,1]."""
+        lo, hi = self.value_range
+        return (x - lo) / (hi - lo)
+
+    @paddle.no_grad()
+    def infer(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
+        """Batched inference at the library boundary: [0,1] image and {0,1} mask in, [0,1] out."""
+        out = self.from_net(self.forward_infer(self.to_net(image), mask))
+        # Known pixels are the input's, exactly: the nets' round trip through the value range
+        # must not perturb them by a float ulp.
+        return paddle.clip(out * mask + image * (1.0 - mask), 0.0, 1.0)
+
+    def predict(self, image: np.ndarray, mask: np.ndarray, **options) -> np.ndarray:
+        """HxWx3 uint8 RGB image and HxW mask of any size -> HxWx3 uint8 result."""
+        from ..predict import predict_array  # late: the predictor imports data rules
+
+        return predict_array(self, image, mask, **options)
+
+    def autocast(self):
+        """The mixed-precision context for forward passes (a no-op without AMP)."""
+        if not self.amp_dtype:
+            return contextlib.nullcontext()
+        return paddle.amp.auto_cast(enable=True, level=self.amp_level, dtype=self.amp_dtype)
+
+    def parameters(self, roles: Iterable[str]):
+        """Parameters of the nets named in ``roles``."""
+        return [p for role in roles for p in self.nets[role].parameters()]
+
+    def optimize(self, loss: paddle.Tensor, name: str) -> None:
+        """Backward ``loss`` and step optimizer ``name`` (AMP scaling, data-parallel all-reduce)."""
+        opt = self.optimizers[name]
+        for net in self.nets.values():
+            net.clear_gradients(set_to_zero=False)
+        scaler = self.scalers.get(name)
+        (scaler.scale(loss) if scaler else loss).backward()
+        if self.world_size > 1:
+            from ...engine.distributed import all_reduce_gradients
+
+            all_reduce_gradients(opt._parameter_list)
+        if scaler:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
+        opt.clear_grad(set_to_zero=False)
+
+    def train(self) -> "BaseModel":
+        """Put every net in training mode."""
+        for net in self.nets.values():
+            net.train()
+        return self
+
+    def eval(self) -> "BaseModel":
+        """Put every net in evaluation mode."""
+        for net in self.nets.values():
+            net.eval()
+        return self
+
+    def state_dict(self) -> Dict[str, dict]:
+        """{role: state_dict} of every net."""
+        return {role: net.state_dict() for role, net in self.nets.items()}
+
+    def set_state_dict(self, state: Dict[str, dict], strict: bool = True) -> None:
+        """Load {role: state_dict}; a role may be missing (e.g. generator-only weights) unless strict."""
+        from ...utils.weights import load_net_state
+
+        for role, net in self.nets.items():
+            if role in state:
+                load_net_state(net, state[role], role)
+            elif strict:
+                raise KeyError(f"weights have no entry for net {role!r}; they hold {sorted(state)}")
+
+    def visuals(self) -> Dict[str, paddle.Tensor]:
+        """Images of the last training step in [0,1], in grid order: input, mask, output, target."""
+        return self._visuals
