@@ -1,0 +1,128 @@
+"""Atomic checkpoints: write to a temporary folder, then rename; keep-last-N and best-by-metric.
+
+Layout under ``<output>/checkpoints/``::
+
+    iter_0000500/  model.pdparams  optimizers.pdopt  trainer.pdstates
+    latest         (text: the name of the newest complete checkpoint)
+    best/          (a complete checkpoint of the best evaluation so far) + best.json
+
+A rename is atomic on POSIX, so a process killed during a save leaves either the
+previous checkpoint set or the new one, never a half-written folder that ``latest``
+points to; leftover ``.tmp-*`` folders are removed by the next save.
+"""
+import glob
+import json
+import os
+import shutil
+from typing import Any, Dict, Optional
+
+import paddle
+
+MODEL_FILE = "model.pdparams"
+OPTIM_FILE = "optimizers.pdopt"
+STATE_FILE = "trainer.pdstates"
+
+
+def _write_text_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class CheckpointManager:
+    """Saves and finds checkpoints of one run."""
+
+    def __init__(self, root: str, keep_last: int = 3) -> None:
+        self.root = root
+        self.keep_last = keep_last
+
+    def _commit(self, name: str, model_state: Dict, optim_state: Dict, trainer_state: Dict) -> str:
+        os.makedirs(self.root, exist_ok=True)
+        for stale in glob.glob(os.path.join(self.root, ".tmp-*")):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = os.path.join(self.root, f".tmp-{name}-{os.getpid()}")
+        os.makedirs(tmp)
+        paddle.save(model_state, os.path.join(tmp, MODEL_FILE))
+        paddle.save(optim_state, os.path.join(tmp, OPTIM_FILE))
+        paddle.save(trainer_state, os.path.join(tmp, STATE_FILE))
+        for fname in (MODEL_FILE, OPTIM_FILE, STATE_FILE):
+            with open(os.path.join(tmp, fname), "rb") as f:
+                os.fsync(f.fileno())
+        final = os.path.join(self.root, name)
+        if os.path.exists(final):
+            # Re-saving a name (e.g. best/): move the old one aside first; the swap window
+            # only ever exposes a complete folder or none under this name.
+            old = os.path.join(self.root, f".tmp-old-{name}-{os.getpid()}")
+            os.rename(final, old)
+            os.rename(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
+        _fsync_dir(self.root)
+        return final
+
+    def save(self, step: int, model_state: Dict, optim_state: Dict, trainer_state: Dict) -> str:
+        """Write ``iter_<step>`` atomically, point ``latest`` at it, prune old ones."""
+        name = f"iter_{step:07d}"
+        path = self._commit(name, model_state, optim_state, trainer_state)
+        _write_text_atomic(os.path.join(self.root, "latest"), name)
+        self._prune()
+        return path
+
+    def save_best(self, step: int, metric: str, value: float, model_state: Dict, optim_state: Dict,
+                  trainer_state: Dict) -> str:
+        """Write ``best/`` atomically with ``best.json`` naming the metric, value and step."""
+        path = self._commit("best", model_state, optim_state, trainer_state)
+        _write_text_atomic(os.path.join(self.root, "best.json"),
+                           json.dumps({"metric": metric, "value": value, "step": step}))
+        return path
+
+    def _prune(self) -> None:
+        if self.keep_last <= 0:
+            return
+        names = sorted(n for n in os.listdir(self.root) if n.startswith("iter_"))
+        for name in names[:-self.keep_last]:
+            shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+
+    def latest(self) -> Optional[str]:
+        """The newest complete checkpoint folder, or None."""
+        pointer = os.path.join(self.root, "latest")
+        if not os.path.isfile(pointer):
+            return None
+        with open(pointer, encoding="utf-8") as f:
+            path = os.path.join(self.root, f.read().strip())
+        return path if os.path.isdir(path) else None
+
+
+def resolve_checkpoint(path: str) -> str:
+    """A checkpoint folder from a checkpoint folder, a ``checkpoints/`` folder or a run folder."""
+    for candidate in (path, os.path.join(path, "checkpoints")):
+        if os.path.isfile(os.path.join(candidate, MODEL_FILE)) and os.path.isfile(os.path.join(candidate, STATE_FILE)):
+            return candidate
+        latest = CheckpointManager(candidate).latest()
+        if latest:
+            return latest
+    raise FileNotFoundError(f"no checkpoint found at {path} (expected a folder with {MODEL_FILE} and "
+                            f"{STATE_FILE}, or a run folder whose checkpoints/latest names one)")
+
+
+def load_checkpoint(path: str) -> Dict[str, Any]:
+    """``{'model', 'optimizers', 'trainer'}`` states of the checkpoint at ``path``."""
+    path = resolve_checkpoint(path)
+    return {
+        "path": path,
+        "model": paddle.load(os.path.join(path, MODEL_FILE)),
+        "optimizers": paddle.load(os.path.join(path, OPTIM_FILE)),
+        "trainer": paddle.load(os.path.join(path, STATE_FILE)),
+    }

@@ -1,0 +1,109 @@
+"""Run logging: VisualDL scalars and image grids, PNG grids, and a plain-text log (rank 0 only)."""
+import logging
+import os
+from typing import Dict, Mapping, Optional, Sequence, Union
+
+import cv2
+import numpy as np
+import paddle
+
+ArrayLike = Union[paddle.Tensor, np.ndarray]
+GRID_ORDER = ("input", "mask", "output", "target")
+
+
+def _to_nhwc_uint8(x: ArrayLike) -> np.ndarray:
+    arr = x.numpy() if isinstance(x, paddle.Tensor) else np.asarray(x)
+    arr = arr.astype(np.float32)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.shape[1] == 1:
+        arr = np.repeat(arr, 3, axis=1)
+    arr = np.transpose(arr[:, :3], (0, 2, 3, 1))
+    # Explicit threshold-free quantisation: clip then +0.5 floor, independent of rounding mode.
+    return np.floor(np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def make_grid(visuals: Mapping[str, ArrayLike], order: Sequence[str] = GRID_ORDER, max_rows: int = 4,
+              gap: int = 2) -> np.ndarray:
+    """One RGB uint8 image: a row per sample, columns ``order`` (input | mask | output | target)."""
+    columns = [_to_nhwc_uint8(visuals[k]) for k in order if k in visuals]
+    if not columns:
+        raise ValueError(f"no visuals to draw; expected some of {list(order)}")
+    n = min(min(c.shape[0] for c in columns), max_rows)
+    h, w = columns[0].shape[1:3]
+    grid = np.full((n * h + (n - 1) * gap, len(columns) * w + (len(columns) - 1) * gap, 3), 255, np.uint8)
+    for r in range(n):
+        for c, col in enumerate(columns):
+            tile = col[r]
+            if tile.shape[:2] != (h, w):
+                tile = cv2.resize(tile, (w, h), interpolation=cv2.INTER_NEAREST)
+            grid[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tile
+    return grid
+
+
+def save_png(path: str, rgb: np.ndarray) -> None:
+    """Write an RGB uint8 image as PNG (creating the folder)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if not cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+
+
+def text_logger(path: Optional[str], name: str = "ppinpaint") -> logging.Logger:
+    """A logger to the console and, when ``path`` is given, to a text file."""
+    logger = logging.getLogger(f"{name}.{path}")
+    if logger.handlers:
+        return logger
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    console = logging.StreamHandler()
+    console.setFormatter(fmt)
+    logger.addHandler(console)
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(fmt)
+        logger.addHandler(handler)
+    return logger
+
+
+class RunLogger:
+    """Everything a run records, at the true global step (a resumed run extends the same curves)."""
+
+    def __init__(self, output_dir: str, enabled: bool = True) -> None:
+        self.output_dir = output_dir
+        self.enabled = enabled
+        self.text = text_logger(os.path.join(output_dir, "train.log") if enabled else None)
+        self.vdl = None
+        if enabled:
+            from visualdl import LogWriter
+
+            self.vdl = LogWriter(logdir=os.path.join(output_dir, "vdl"))
+
+    def scalars(self, values: Dict[str, float], step: int, prefix: str = "train") -> None:
+        """Log scalars under ``prefix/name``."""
+        if self.vdl is None:
+            return
+        for name, value in values.items():
+            self.vdl.add_scalar(tag=f"{prefix}/{name}", value=float(value), step=step)
+
+    def images(self, visuals: Mapping[str, ArrayLike], step: int, tag: str = "train") -> Optional[str]:
+        """Log a result grid to VisualDL and save it as ``images/<tag>_iter_<step>.png``."""
+        if not self.enabled or not visuals:
+            return None
+        grid = make_grid(visuals)
+        path = os.path.join(self.output_dir, "images", f"{tag}_iter_{step:07d}.png")
+        save_png(path, grid)
+        self.vdl.add_image(tag=f"{tag}/input|mask|output|target", img=grid, step=step)
+        return path
+
+    def info(self, message: str) -> None:
+        """A line in the text log (and the console)."""
+        if self.enabled:
+            self.text.info(message)
+
+    def close(self) -> None:
+        """Flush and close the VisualDL writer."""
+        if self.vdl is not None:
+            self.vdl.close()
+            self.vdl = None

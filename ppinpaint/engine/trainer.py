@@ -1,0 +1,227 @@
+"""The training loop shared by every method: the model owns its step, the trainer owns the run."""
+import math
+import os
+import random
+import time
+from typing import Dict, Optional
+
+import numpy as np
+import paddle
+from paddle.io import DataLoader
+from tqdm import tqdm
+
+from ..api import build_model
+from ..builder import build
+from ..config import Config, ConfigError
+from ..registry import DATASETS
+from . import distributed
+from .checkpoint import CheckpointManager, load_checkpoint
+from .evaluator import build_metrics, evaluate
+from .logger import RunLogger
+from .optim import build_optimizers
+from .sampler import TrainBatchSampler
+
+# Metric names containing one of these are errors (lower is better); others are scores.
+LOWER_IS_BETTER = ("mse", "l1", "l2", "mae", "lpips", "fid", "loss")
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss term became NaN or Inf; the run stopped without saving the bad weights."""
+
+
+def parse_best_metric(spec: Optional[str]):
+    """``"max:psnr"`` / ``"min:fmse"`` / ``"psnr"`` -> (name, mode) with the mode guessed from the name."""
+    if not spec:
+        return None, None
+    mode, _, name = spec.rpartition(":")
+    if mode not in ("", "max", "min"):
+        raise ConfigError(f"train.best_metric {spec!r}: use 'name', 'max:name' or 'min:name'")
+    if not mode:
+        leaf = name.split("/")[-1].lower()
+        mode = "min" if any(k in leaf for k in LOWER_IS_BETTER) else "max"
+    return name, mode
+
+
+def resolve_amp(setting) -> Optional[str]:
+    """The AMP dtype to use, or None: Paddle runs AMP only on GPU/XPU/custom devices."""
+    if not setting:
+        return None
+    dtype = "float16" if setting is True else str(setting)
+    if dtype not in ("float16", "bfloat16"):
+        raise ConfigError(f"train.amp must be false, true, 'float16' or 'bfloat16', got {setting!r}")
+    if paddle.get_device().startswith("cpu"):
+        return None
+    return dtype
+
+
+class Trainer:
+    """Builds model, optimizers, data, logger and checkpoints from a config, then runs ``train()``."""
+
+    def __init__(self, cfg: Config, output_dir: Optional[str] = None, resume: Optional[str] = None) -> None:
+        self.cfg = cfg
+        self.train_cfg = cfg.section("train")
+        self.eval_cfg = cfg.section("eval")
+        distributed.init()
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        seed = int(self.train_cfg["seed"])
+        self._seed_everything(seed)
+
+        state = load_checkpoint(resume) if resume else None
+        if output_dir is None:
+            output_dir = (os.path.dirname(os.path.dirname(state["path"])) if state else self.train_cfg["output_dir"])
+        self.output_dir = output_dir
+        self.logger = RunLogger(output_dir, enabled=self.rank == 0)
+
+        self.model = build_model(cfg)
+        distributed.broadcast_parameters(self.model.nets.values())
+        self.optimizers, self.schedulers = build_optimizers(cfg.get("optimizers"), self.model.nets, cfg.origin)
+        amp = resolve_amp(self.train_cfg["amp"])
+        if self.train_cfg["amp"] and amp is None:
+            self.logger.info("train.amp is set, but Paddle applies AMP only on GPU/XPU: training in float32 on CPU")
+        self.model.attach(self.optimizers, amp_dtype=amp, amp_level=self.train_cfg["amp_level"],
+                          world_size=self.world)
+
+        if "train_dataset" not in cfg.data:
+            raise ConfigError(f"{cfg.path}: training needs a 'train_dataset' section")
+        self.train_dataset = build(cfg["train_dataset"], DATASETS, where="train_dataset", origin=cfg.origin)
+        self.val_dataset = (build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)
+                            if cfg.get("val_dataset") else None)
+        self.metrics = build_metrics(self.eval_cfg["metrics"], self.model.task, cfg.origin) if self.val_dataset else []
+        self.best_name, self.best_mode = parse_best_metric(self.train_cfg["best_metric"])
+        self.best_value: Optional[float] = None
+
+        self.checkpoints = CheckpointManager(os.path.join(output_dir, "checkpoints"), self.train_cfg["keep_last"])
+        self.start_step = 0
+        if state:
+            self._restore(state)
+        if self.rank == 0:
+            cfg.dump(os.path.join(output_dir, "config.yml"))
+
+    # ---- state ----------------------------------------------------------------------
+    @staticmethod
+    def _seed_everything(seed: int) -> None:
+        # Same seed on every rank: replicas initialise identically (and are broadcast anyway).
+        paddle.seed(seed)
+        np.random.seed(seed % 2 ** 32)
+        random.seed(seed)
+
+    def _trainer_state(self, step: int) -> Dict:
+        return {
+            "step": step,
+            "best_value": self.best_value,
+            "world_size": self.world,
+            "seed": int(self.train_cfg["seed"]),
+            "paddle_rng": paddle.get_rng_state(),
+            "numpy_rng": np.random.get_state(),
+            "python_rng": random.getstate(),
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "scalers": {k: s.state_dict() for k, s in self.model.scalers.items()},
+        }
+
+    def _restore(self, state: Dict) -> None:
+        self.model.set_state_dict(state["model"], strict=True)
+        for name, opt in self.optimizers.items():
+            if name not in state["optimizers"]:
+                raise ValueError(f"checkpoint {state['path']} has no state for optimizer {name!r}")
+            opt.set_state_dict(state["optimizers"][name])
+        t = state["trainer"]
+        for name, sched in self.schedulers.items():
+            sched.set_state_dict(t["schedulers"][name])
+        for name, scaler in self.model.scalers.items():
+            if name in t.get("scalers", {}):
+                scaler.load_state_dict(t["scalers"][name])
+        if t["world_size"] != self.world:
+            self.logger.info(f"resuming a {t['world_size']}-process run with {self.world} processes: "
+                             "batches will differ from the original run")
+        paddle.set_rng_state(t["paddle_rng"])
+        np.random.set_state(t["numpy_rng"])
+        random.setstate(t["python_rng"])
+        self.start_step = int(t["step"])
+        self.best_value = t["best_value"]
+        self.logger.info(f"resumed from {state['path']} at iteration {self.start_step}")
+
+    def save(self, step: int) -> Optional[str]:
+        """Write a checkpoint of the current run (rank 0 only)."""
+        if self.rank != 0:
+            return None
+        return self.checkpoints.save(step, self.model.state_dict(),
+                                     {k: o.state_dict() for k, o in self.optimizers.items()},
+                                     self._trainer_state(step))
+
+    # ---- loop ----------------------------------------------------------------------
+    def train(self) -> Dict[str, float]:
+        """Run from the current iteration to ``train.iters``; returns the last evaluation (or losses)."""
+        tc = self.train_cfg
+        total = int(tc["iters"])
+        sampler = TrainBatchSampler(len(self.train_dataset), int(tc["batch_size"]), int(tc["seed"]),
+                                    self.start_step, total, self.rank, self.world)
+        loader = DataLoader(self.train_dataset, batch_sampler=sampler, num_workers=int(tc["num_workers"]))
+        self.model.train()
+        last: Dict[str, float] = {}
+        bar = tqdm(total=total, initial=self.start_step, desc="train", disable=self.rank != 0, dynamic_ncols=True)
+        tick, tick_step = time.perf_counter(), self.start_step
+        for step, batch in zip(range(self.start_step, total), loader):
+            losses = self.model.train_step(batch, step)
+            values = {k: float(v) for k, v in losses.items()}
+            bad = [k for k, v in values.items() if not math.isfinite(v)]
+            if bad:
+                latest = self.checkpoints.latest()
+                raise TrainingDiverged(
+                    f"loss term(s) {', '.join(bad)} became {values[bad[0]]} at iteration {step + 1}; "
+                    f"stopped without saving. Last good checkpoint: {latest or 'none yet'}")
+            for sched in self.schedulers.values():
+                sched.step()
+            done = step + 1
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in list(values.items())[:4]})
+            last = values
+            if done % int(tc["log_interval"]) == 0 or done == total:
+                now = time.perf_counter()
+                speed = (done - tick_step) / max(now - tick, 1e-9)
+                tick, tick_step = now, done
+                lrs = {name: opt.get_lr() for name, opt in self.optimizers.items()}
+                self.logger.scalars(values, done)
+                self.logger.scalars(lrs, done, prefix="lr")
+                self.logger.scalars({"iters_per_sec": speed}, done, prefix="speed")
+                self.logger.info(f"iter {done}/{total} " + " ".join(f"{k}={v:.5g}" for k, v in values.items())
+                                 + " " + " ".join(f"lr_{k}={v:.3g}" for k, v in lrs.items()) + f" it/s={speed:.2f}")
+            if tc["visual_interval"] and done % int(tc["visual_interval"]) == 0:
+                self.logger.images(self.model.visuals(), done)
+            evaluate_now = self.val_dataset is not None and (
+                (tc["eval_interval"] and done % int(tc["eval_interval"]) == 0) or done == total)
+            if evaluate_now:
+                last = self.evaluate(done)
+            if (tc["save_interval"] and done % int(tc["save_interval"]) == 0) or done == total:
+                self.save(done)
+        bar.close()
+        self.logger.close()
+        return last
+
+    def evaluate(self, step: int) -> Dict[str, float]:
+        """Evaluate on ``val_dataset`` (rank 0), log, and keep the best checkpoint by metric."""
+        if self.rank != 0:
+            return {}
+        from ..metrics.report import format_table, write_report
+
+        ec = self.eval_cfg
+        out = os.path.join(self.output_dir, "eval", f"iter_{step:07d}")
+        results = evaluate(self.model, self.val_dataset, self.metrics, batch_size=int(ec["batch_size"]),
+                           num_workers=int(ec["num_workers"]), max_samples=ec["max_samples"],
+                           image_dir=os.path.join(out, "images"), save_images=int(ec["save_images"]),
+                           progress=False)
+        self.model.train()
+        write_report(results, out)
+        self.logger.scalars({k: v for k, v in results.items() if k != "num_samples"}, step, prefix="eval")
+        self.logger.info(f"evaluation at iteration {step}:\n{format_table(results)}")
+        if self.best_name:
+            if self.best_name not in results:
+                raise ConfigError(f"train.best_metric {self.best_name!r} is not among the metrics: {sorted(results)}")
+            value = results[self.best_name]
+            better = self.best_value is None or (value > self.best_value if self.best_mode == "max"
+                                                 else value < self.best_value)
+            if math.isfinite(value) and better:
+                self.best_value = value
+                self.checkpoints.save_best(step, self.best_name, value, self.model.state_dict(),
+                                           {k: o.state_dict() for k, o in self.optimizers.items()},
+                                           self._trainer_state(step))
+        return results
