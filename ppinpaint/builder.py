@@ -9,15 +9,15 @@ Origin = Callable[[str], str]
 
 
 def _lookup(name: str, registry: Optional[Registry], where: str, origin: Origin) -> Callable:
+    for candidate in ([registry] if registry is not None else []) + list(ALL):
+        if name in candidate:
+            return candidate.get(name)
     if registry is not None:
         try:
-            return registry.get(name)
+            registry.get(name)
         except KeyError as e:
             raise ConfigError(f"{where}.type: {e.args[0]} (set in {origin(where)})") from None
-    hits = [r.get(name) for r in ALL if name in r]
-    if not hits:
-        raise ConfigError(f"{where}.type: no component is registered as {name!r} (set in {origin(where)})")
-    return hits[0]
+    raise ConfigError(f"{where}.type: no component is registered as {name!r} (set in {origin(where)})")
 
 
 def _check_arguments(factory: Callable, kwargs: dict, where: str, origin: Origin) -> None:
@@ -41,25 +41,29 @@ def _check_arguments(factory: Callable, kwargs: dict, where: str, origin: Origin
         raise ConfigError(f"{where} ({factory.__name__}) needs {', '.join(missing)} (config {origin(where)})")
 
 
-def build_value(value: Any, where: str, origin: Origin) -> Any:
-    """Build every nested ``type:`` mapping inside ``value``; leave other values as they are."""
+def build_value(value: Any, where: str, origin: Origin, registry: Optional[Registry] = None) -> Any:
+    """Build every nested ``type:`` mapping inside ``value`` (looked up in ``registry`` first, then all)."""
     if isinstance(value, dict) and "type" in value:
-        return build(value, where=where, origin=origin)
+        return build(value, registry, where=where, origin=origin)
     if isinstance(value, dict):
-        return {k: build_value(v, f"{where}.{k}", origin) for k, v in value.items()}
+        return {k: build_value(v, f"{where}.{k}", origin, registry) for k, v in value.items()}
     if isinstance(value, list):
-        return [build_value(v, f"{where}[{i}]", origin) for i, v in enumerate(value)]
+        return [build_value(v, f"{where}[{i}]", origin, registry) for i, v in enumerate(value)]
     return value
 
 
 def build(cfg: dict, registry: Optional[Registry] = None, where: str = "config",
           origin: Optional[Origin] = None, **extra: Any) -> Any:
-    """Instantiate ``cfg['type']`` with the other keys (built recursively) plus ``extra``."""
+    """Instantiate ``cfg['type']`` with the other keys (built recursively) plus ``extra``.
+
+    ``type`` is looked up in ``registry`` first, then in every registry, so a model's nested
+    networks, losses and mask generators need no registry named.
+    """
     origin = origin or (lambda _key: "config")
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise ConfigError(f"{where} must be a mapping with a 'type' key (set in {origin(where)})")
     factory = _lookup(cfg["type"], registry, where, origin)
-    kwargs = {k: build_value(v, f"{where}.{k}", origin) for k, v in cfg.items() if k != "type"}
+    kwargs = {k: build_value(v, f"{where}.{k}", origin, registry) for k, v in cfg.items() if k != "type"}
     kwargs.update(extra)
     _check_arguments(factory, kwargs, where, origin)
     return factory(**kwargs)

@@ -105,6 +105,42 @@ class CheckpointManager:
         return path if os.path.isdir(path) else None
 
 
+def _param_names(nets: Dict[str, paddle.nn.Layer]) -> Dict[str, str]:
+    """Paddle's auto-generated parameter name -> a stable ``role.path`` name."""
+    return {p.name: f"{role}.{path}" for role, net in nets.items() for path, p in net.named_parameters()}
+
+
+def _rename_keys(state: Dict[str, Any], names: Dict[str, str]) -> Dict[str, Any]:
+    # Accumulator keys are "<param name>_<accumulator>"; match the longest parameter name so
+    # "conv2d_1.w_0" never captures "conv2d_14.w_0_moment1_0".
+    by_length = sorted(names, key=len, reverse=True)
+    out: Dict[str, Any] = {}
+    for key, value in state.items():
+        if isinstance(value, dict) and key == "master_weights":
+            out[key] = {names.get(k, k): v for k, v in value.items()}
+            continue
+        hit = next((n for n in by_length if key.startswith(n + "_")), None)
+        out[names[hit] + key[len(hit):] if hit else key] = value
+    return out
+
+
+def portable_optimizer_state(optimizer: paddle.optimizer.Optimizer, nets: Dict[str, paddle.nn.Layer]) -> Dict:
+    """The optimizer state keyed by ``role.path`` instead of Paddle's process-global parameter names.
+
+    Paddle names parameters from a global counter (``conv2d_14.w_0``), so the same model built
+    in another process, or after another model, gets other names; stable keys make a resume work
+    wherever the model is rebuilt.
+    """
+    return _rename_keys(optimizer.state_dict(), _param_names(nets))
+
+
+def load_portable_optimizer_state(optimizer: paddle.optimizer.Optimizer, state: Dict,
+                                  nets: Dict[str, paddle.nn.Layer]) -> None:
+    """Inverse of :func:`portable_optimizer_state`."""
+    stable_to_auto = {v: k for k, v in _param_names(nets).items()}
+    optimizer.set_state_dict(_rename_keys(state, stable_to_auto))
+
+
 def resolve_checkpoint(path: str) -> str:
     """A checkpoint folder from a checkpoint folder, a ``checkpoints/`` folder or a run folder."""
     for candidate in (path, os.path.join(path, "checkpoints")):
@@ -124,5 +160,5 @@ def load_checkpoint(path: str) -> Dict[str, Any]:
         "path": path,
         "model": paddle.load(os.path.join(path, MODEL_FILE)),
         "optimizers": paddle.load(os.path.join(path, OPTIM_FILE)),
-        "trainer": paddle.load(os.path.join(path, STATE_FILE)),
+        "trainer": paddle.load(os.path.join(path, STATE_FILE), return_numpy=True),
     }

@@ -15,7 +15,8 @@ from ..builder import build
 from ..config import Config, ConfigError
 from ..registry import DATASETS
 from . import distributed
-from .checkpoint import CheckpointManager, load_checkpoint
+from .checkpoint import (CheckpointManager, load_checkpoint, load_portable_optimizer_state,
+                         portable_optimizer_state)
 from .evaluator import build_metrics, evaluate
 from .logger import RunLogger
 from .optim import build_optimizers
@@ -123,7 +124,7 @@ class Trainer:
         for name, opt in self.optimizers.items():
             if name not in state["optimizers"]:
                 raise ValueError(f"checkpoint {state['path']} has no state for optimizer {name!r}")
-            opt.set_state_dict(state["optimizers"][name])
+            load_portable_optimizer_state(opt, state["optimizers"][name], self.model.nets)
         t = state["trainer"]
         for name, sched in self.schedulers.items():
             sched.set_state_dict(t["schedulers"][name])
@@ -140,12 +141,15 @@ class Trainer:
         self.best_value = t["best_value"]
         self.logger.info(f"resumed from {state['path']} at iteration {self.start_step}")
 
+    def _optimizer_states(self) -> Dict:
+        return {k: portable_optimizer_state(o, self.model.nets) for k, o in self.optimizers.items()}
+
     def save(self, step: int) -> Optional[str]:
         """Write a checkpoint of the current run (rank 0 only)."""
         if self.rank != 0:
             return None
         return self.checkpoints.save(step, self.model.state_dict(),
-                                     {k: o.state_dict() for k, o in self.optimizers.items()},
+                                     self._optimizer_states(),
                                      self._trainer_state(step))
 
     # ---- loop ----------------------------------------------------------------------
@@ -222,6 +226,6 @@ class Trainer:
             if math.isfinite(value) and better:
                 self.best_value = value
                 self.checkpoints.save_best(step, self.best_name, value, self.model.state_dict(),
-                                           {k: o.state_dict() for k, o in self.optimizers.items()},
+                                           self._optimizer_states(),
                                            self._trainer_state(step))
         return results
