@@ -71,14 +71,11 @@ class Trainer:
         if output_dir is None:
             output_dir = (os.path.dirname(os.path.dirname(state["path"])) if state else self.train_cfg["output_dir"])
         self.output_dir = output_dir
-        self.logger = RunLogger(output_dir, enabled=self.rank == 0)
 
         self.model = build_model(cfg)
         distributed.broadcast_parameters(self.model.nets.values())
         self.optimizers, self.schedulers = build_optimizers(cfg.get("optimizers"), self.model.nets, cfg.origin)
         amp = resolve_amp(self.train_cfg["amp"])
-        if self.train_cfg["amp"] and amp is None:
-            self.logger.info("train.amp is set, but Paddle applies AMP only on GPU/XPU: training in float32 on CPU")
         self.model.attach(self.optimizers, amp_dtype=amp, amp_level=self.train_cfg["amp_level"],
                           world_size=self.world)
 
@@ -90,6 +87,11 @@ class Trainer:
         self.metrics = build_metrics(self.eval_cfg["metrics"], self.model.task, cfg.origin) if self.val_dataset else []
         self.best_name, self.best_mode = parse_best_metric(self.train_cfg["best_metric"])
         self.best_value: Optional[float] = None
+
+        # The run folder appears only once everything in the config has been built.
+        self.logger = RunLogger(output_dir, enabled=self.rank == 0)
+        if self.train_cfg["amp"] and amp is None:
+            self.logger.info("train.amp is set, but Paddle applies AMP only on GPU/XPU: training in float32 on CPU")
 
         self.checkpoints = CheckpointManager(os.path.join(output_dir, "checkpoints"), self.train_cfg["keep_last"])
         self.start_step = 0

@@ -127,3 +127,21 @@ def test_best_metric_modes():
     assert parse_best_metric("HCOCO/fmse") == ("HCOCO/fmse", "min")
     assert parse_best_metric("min:ssim") == ("ssim", "min")
     assert parse_best_metric(None) == (None, None)
+
+
+def test_amp_request_on_cpu_trains_in_float32_and_says_so(tmp_path):
+    from ppinpaint.engine.trainer import resolve_amp
+
+    assert resolve_amp(False) is None and resolve_amp(True) is None  # CPU build
+    with pytest.raises(Exception, match="train.amp"):
+        resolve_amp("int8")
+    trainer = Trainer(tiny_config(iters=2, amp=True), output_dir=str(tmp_path))
+    trainer.train()
+    assert "AMP only on GPU" in (tmp_path / "train.log").read_text()
+    # The float16 path (loss scaler per optimizer) runs here too; Paddle makes it a no-op on CPU.
+    trainer.model.attach(trainer.optimizers, amp_dtype="float16")
+    assert set(trainer.model.scalers) == {"generator", "discriminator"}
+    batch = {k: paddle.to_tensor(np.stack([trainer.train_dataset[i][k] for i in range(2)]))
+             for k in ("image", "mask", "target")}
+    losses = trainer.model.train_step(batch, 0)
+    assert all(np.isfinite(float(v)) for v in losses.values())
