@@ -62,13 +62,17 @@ class BaseModel:
         lo, hi = self.value_range
         return (x - lo) / (hi - lo)
 
-    @paddle.no_grad()
-    def infer(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
-        """Batched inference at the library boundary: [0,1] image and {0,1} mask in, [0,1] out."""
+    def infer_graph(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
+        """The inference computation itself (what export traces): [0,1] in, [0,1] out."""
         out = self.from_net(self.forward_infer(self.to_net(image), mask))
         # Known pixels are the input's, exactly: the nets' round trip through the value range
         # must not perturb them by a float ulp.
         return paddle.clip(out * mask + image * (1.0 - mask), 0.0, 1.0)
+
+    @paddle.no_grad()
+    def infer(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
+        """Batched inference at the library boundary: [0,1] image and {0,1} mask in, [0,1] out."""
+        return self.infer_graph(image, mask)
 
     def predict(self, image: np.ndarray, mask: np.ndarray, **options) -> np.ndarray:
         """HxWx3 uint8 RGB image and HxW mask of any size -> HxWx3 uint8 result."""
