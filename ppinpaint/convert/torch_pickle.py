@@ -1,0 +1,454 @@
+"""Read PyTorch ``.pt/.pth/.pth.tar`` checkpoints into numpy without torch, and safely.
+
+``torch.save`` output is a pickle whose tensors are ``torch._utils._rebuild_tensor_v2(storage,
+offset, size, stride, …)`` calls on storages kept outside the pickle. A plain ``pickle.load``
+would import and call any global the file names (``os.system`` included), so every global
+goes through :data:`SAFE_GLOBALS`: the rebuild functions and storage types are answered by
+our own numpy code here (no torch function ever runs), plus a few harmless containers. Any
+other global stops loading with :class:`UnsafeCheckpointError` naming it, before it is called.
+
+Three container formats, as ``torch.load`` reads them:
+
+* zip (torch >= 1.6): ``<name>/data.pkl`` and one record ``<name>/data/<key>`` per storage;
+* legacy (torch 0.4-1.5, ``_use_new_zipfile_serialization=False``): magic number, protocol,
+  sys-info and object pickles, the list of storage keys, then each storage as an int64 element
+  count and its raw little-endian bytes;
+* tar (torch < 0.4): members ``storages``, ``tensors`` and ``pickle``.
+"""
+import argparse
+import collections
+import io
+import os
+import pickle
+import struct
+import tarfile
+import zipfile
+from typing import Any, BinaryIO, Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch/serialization.py MAGIC_NUMBER
+LEGACY_PROTOCOL = 1001
+
+
+class CheckpointError(ValueError):
+    """The file is not a readable PyTorch checkpoint; the message names the file."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The checkpoint asks for a global outside the allow-list (it could run code)."""
+
+
+# torch dtype name -> numpy dtype of the raw storage bytes. bfloat16 has no numpy dtype: it is
+# read as uint16 and widened to float32 (its bits are the top half of a float32).
+_DTYPES = {
+    "float64": "f8", "float32": "f4", "float16": "f2", "bfloat16": "bf16",
+    "int64": "i8", "int32": "i4", "int16": "i2", "int8": "i1",
+    "uint64": "u8", "uint32": "u4", "uint16": "u2", "uint8": "u1", "bool": "?",
+    "complex64": "c8", "complex128": "c16",
+}
+_DTYPE_ALIASES = {"double": "float64", "float": "float32", "half": "float16", "long": "int64", "int": "int32",
+                  "short": "int16", "cfloat": "complex64", "cdouble": "complex128"}
+# Legacy storage class -> dtype name (torch.FloatStorage …, also torch.cuda.* from GPU saves).
+_STORAGE_CLASSES = {
+    "DoubleStorage": "float64", "FloatStorage": "float32", "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16",
+    "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool",
+    "ComplexFloatStorage": "complex64", "ComplexDoubleStorage": "complex128",
+    "UntypedStorage": "uint8",
+}
+_TENSOR_CLASSES = {name.replace("Storage", "Tensor") for name in _STORAGE_CLASSES if name != "UntypedStorage"}
+
+
+class TorchDType:
+    """Stand-in for ``torch.float32`` & co.: the name and how its bytes are read."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.raw = np.dtype("u2" if _DTYPES[name] == "bf16" else _DTYPES[name])
+
+    def finish(self, array: np.ndarray) -> np.ndarray:
+        """Turn raw storage values into the numpy array of this dtype."""
+        if self.name == "bfloat16":
+            return (array.astype(np.uint32) << 16).view(np.float32)
+        return array
+
+    def __repr__(self) -> str:
+        return f"torch.{self.name}"
+
+
+class StorageType:
+    """Stand-in for a storage class such as ``torch.FloatStorage``."""
+
+    def __init__(self, dtype: TorchDType) -> None:
+        self.dtype = dtype
+
+
+class Storage:
+    """A flat storage: dtype and (once read) a 1-D array of raw values."""
+
+    def __init__(self, dtype: TorchDType, data: Optional[np.ndarray]) -> None:
+        self.dtype = dtype
+        self.data = data
+
+
+def _as_tuple_of_ints(value: Any, what: str) -> Tuple[int, ...]:
+    if not isinstance(value, (tuple, list)) or not all(isinstance(v, int) and v >= 0 for v in value):
+        raise CheckpointError(f"bad tensor {what}: {value!r}")
+    return tuple(value)
+
+
+def _tensor(storage: Storage, offset: int, size: Any, stride: Any, dtype: Optional[TorchDType] = None,
+            metadata: Optional[dict] = None) -> Optional[np.ndarray]:
+    """A contiguous copy of ``storage`` viewed at ``offset`` with ``size``/``stride`` (in elements)."""
+    if not isinstance(storage, Storage):
+        raise CheckpointError(f"tensor rebuilt from {type(storage).__name__}, not a storage")
+    if storage.data is None:  # first pass over a legacy file: only the layout is being read
+        return None
+    size, stride = _as_tuple_of_ints(size, "size"), _as_tuple_of_ints(stride, "stride")
+    if len(size) != len(stride) or not isinstance(offset, int) or offset < 0:
+        raise CheckpointError(f"bad tensor layout: offset {offset!r}, size {size}, stride {stride}")
+    dtype = dtype or storage.dtype
+    data = storage.data
+    if dtype is not storage.dtype:  # _rebuild_tensor_v3: an untyped (byte) storage read as ``dtype``
+        usable = data.nbytes - data.nbytes % dtype.raw.itemsize
+        data = data.view(np.uint8)[:usable].view(dtype.raw.newbyteorder(data.dtype.byteorder))
+    if 0 in size:
+        out = np.empty(size, dtype=data.dtype)
+    else:
+        last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+        if last >= data.size:  # as_strided does not check bounds: a bad file must not read past the buffer
+            raise CheckpointError(f"tensor of size {size}, stride {stride}, offset {offset} "
+                                  f"runs past its storage of {data.size} elements")
+        view = np.lib.stride_tricks.as_strided(data[offset:], shape=size,
+                                               strides=[s * data.dtype.itemsize for s in stride])
+        out = np.array(view, dtype=data.dtype.newbyteorder("="), order="C")
+    out = dtype.finish(out)
+    # Lazily conjugated / negated views keep the bit in metadata instead of in the values.
+    if metadata and metadata.get("conj"):
+        out = np.conj(out)
+    if metadata and metadata.get("neg"):
+        out = -out
+    return out
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride):
+    return _tensor(storage, storage_offset, size, stride)
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None):
+    return _tensor(storage, storage_offset, size, stride, metadata=metadata)
+
+
+def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype,
+                       metadata=None):
+    if not isinstance(dtype, TorchDType):
+        raise CheckpointError(f"bad tensor dtype {dtype!r}")
+    return _tensor(storage, storage_offset, size, stride, dtype=dtype, metadata=metadata)
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
+    # A Parameter is its data for our purposes; hooks cannot be anything but empty here
+    # because a hook would need a global outside the allow-list.
+    return data
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    # Tensor subclasses / tensors with Python attributes: keep the tensor, drop the attributes.
+    if func not in _REBUILDERS or new_type not in (_TENSOR_MARKER, _PARAMETER_MARKER):
+        raise UnsafeCheckpointError(f"unsupported tensor rebuild {func!r} / {new_type!r}")
+    return func(*args)
+
+
+def _encode(text: str, encoding: str = "latin1") -> bytes:
+    # How protocol-2 pickles store bytes: _codecs.encode(str, 'latin1').
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise UnsafeCheckpointError(f"refusing _codecs.encode with {encoding!r}")
+    return text.encode(encoding)
+
+
+class NumpyDType:
+    """Stand-in for ``numpy.dtype(...)`` inside a pickle; only plain numeric/bool dtypes."""
+
+    def __init__(self, name: str, align: bool = False, copy: bool = False) -> None:
+        dtype = np.dtype(name) if isinstance(name, str) and len(name) <= 4 else None
+        if dtype is None or dtype.kind not in "biufc":
+            raise UnsafeCheckpointError(f"refusing numpy dtype {name!r} (only numeric dtypes are read)")
+        self.dtype = dtype
+
+    def __setstate__(self, state: tuple) -> None:
+        if isinstance(state, tuple) and len(state) > 1 and state[1] in ("<", ">", "|", "="):
+            self.dtype = self.dtype.newbyteorder(state[1])
+
+
+def _numpy_scalar(dtype: NumpyDType, data: bytes = b"") -> np.generic:
+    if not isinstance(dtype, NumpyDType) or not isinstance(data, bytes) or len(data) != dtype.dtype.itemsize:
+        raise CheckpointError("bad numpy scalar in checkpoint")
+    return np.frombuffer(data, dtype=dtype.dtype)[0]
+
+
+class NumpyArray:
+    """Receives ``numpy.ndarray`` pickle state; :meth:`array` is the value."""
+
+    def __setstate__(self, state: tuple) -> None:
+        _, shape, dtype, fortran, raw = state
+        if not isinstance(dtype, NumpyDType) or not isinstance(raw, (bytes, bytearray)):
+            raise UnsafeCheckpointError("refusing a numpy array that is not plain numeric data")
+        shape = _as_tuple_of_ints(shape, "numpy shape")
+        self.value = np.frombuffer(raw, dtype=dtype.dtype, count=int(np.prod(shape))).reshape(
+            shape, order="F" if fortran else "C").copy()
+
+
+def _numpy_reconstruct(cls, shape, typecode):
+    if cls is not NumpyArray:
+        raise UnsafeCheckpointError(f"refusing numpy _reconstruct of {cls!r}")
+    return NumpyArray()
+
+
+_TENSOR_MARKER, _PARAMETER_MARKER = object(), object()
+_REBUILDERS = {
+    "_rebuild_tensor": _rebuild_tensor, "_rebuild_tensor_v2": _rebuild_tensor_v2,
+    "_rebuild_tensor_v3": _rebuild_tensor_v3, "_rebuild_parameter": _rebuild_parameter,
+    "_rebuild_parameter_with_state": _rebuild_parameter,
+}
+
+
+def _safe_globals() -> Dict[str, Any]:
+    """``module.name`` -> what the unpickler gets instead of importing it."""
+    table: Dict[str, Any] = {
+        "collections.OrderedDict": collections.OrderedDict,
+        "builtins.set": set, "builtins.frozenset": frozenset, "builtins.bytearray": bytearray,
+        "builtins.complex": complex, "builtins.slice": slice,
+        "_codecs.encode": _encode,
+        "argparse.Namespace": argparse.Namespace,  # training scripts often save their args
+        "torch.Size": tuple,
+        "torch.device": lambda kind, index=None: kind if index is None else f"{kind}:{index}",
+        "torch.Tensor": _TENSOR_MARKER, "torch._tensor.Tensor": _TENSOR_MARKER,
+        "torch.nn.parameter.Parameter": _PARAMETER_MARKER,
+        "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
+        "numpy.dtype": NumpyDType, "numpy.ndarray": NumpyArray,
+    }
+    for name, fn in _REBUILDERS.items():
+        table[f"torch._utils.{name}"] = fn
+    for name in list(_DTYPES) + list(_DTYPE_ALIASES):
+        table[f"torch.{name}"] = TorchDType(_DTYPE_ALIASES.get(name, name))
+    for cls, dtype in _STORAGE_CLASSES.items():
+        for module in ("torch", "torch.cuda", "torch.storage"):
+            table[f"{module}.{cls}"] = StorageType(TorchDType(dtype))
+    for cls in _TENSOR_CLASSES:  # tar format: the tensor's original class, informational only
+        table[f"torch.{cls}"] = table[f"torch.cuda.{cls}"] = _TENSOR_MARKER
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        table[f"{module}.scalar"] = _numpy_scalar
+        table[f"{module}._reconstruct"] = _numpy_reconstruct
+    return table
+
+
+SAFE_GLOBALS = _safe_globals()
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler whose only globals are :data:`SAFE_GLOBALS` and whose storages come from ``load_storage``."""
+
+    def __init__(self, file: BinaryIO, load_storage: Callable[[tuple], Any]) -> None:
+        super().__init__(file, encoding="utf-8")
+        self._load_storage = load_storage
+
+    def find_class(self, module: str, name: str) -> Any:
+        # Protocol-2 pickles (torch's default) spell builtins the Python 2 way.
+        key = f"{'builtins' if module == '__builtin__' else module}.{name}"
+        if key not in SAFE_GLOBALS:
+            hint = (" (the file pickles a whole object, not just tensors: load it once with torch "
+                    "and save its state_dict())") if not module.startswith(("torch", "numpy", "builtins")) else ""
+            raise UnsafeCheckpointError(f"refusing to load global {key!r}: not an allowed tensor/container "
+                                        f"type{hint}")
+        return SAFE_GLOBALS[key]
+
+    def persistent_load(self, pid: Any) -> Any:
+        return self._load_storage(pid)
+
+    def load(self) -> Any:
+        return _unwrap_arrays(super().load())
+
+
+def _unwrap_arrays(obj: Any, seen: Optional[set] = None) -> Any:
+    """Replace :class:`NumpyArray` holders (numpy arrays pickled in the checkpoint) by their arrays."""
+    seen = set() if seen is None else seen
+    if isinstance(obj, NumpyArray):
+        return obj.value
+    if not isinstance(obj, (dict, list, tuple, argparse.Namespace)) or id(obj) in seen:
+        return obj
+    seen.add(id(obj))  # pickles may hold shared or self-referencing containers
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            obj[k] = _unwrap_arrays(v, seen)
+    elif isinstance(obj, list):
+        obj[:] = [_unwrap_arrays(v, seen) for v in obj]
+    elif isinstance(obj, argparse.Namespace):
+        vars(obj).update({k: _unwrap_arrays(v, seen) for k, v in vars(obj).items()})
+    else:
+        return tuple(_unwrap_arrays(v, seen) for v in obj)
+    return obj
+
+
+def _storage_pid(pid: Any) -> tuple:
+    """Check a ``('storage', type, key, location, numel[, view])`` persistent id."""
+    if not isinstance(pid, tuple) or not pid or pid[0] not in ("storage", b"storage"):
+        raise CheckpointError(f"unsupported persistent id {pid!r:.80}")
+    if len(pid) not in (5, 6) or not isinstance(pid[1], StorageType) or not isinstance(pid[4], int):
+        raise CheckpointError(f"bad storage record {pid!r:.80}")
+    return pid
+
+
+def _byteorder(little: bool) -> str:
+    return "<" if little else ">"
+
+
+def _read_zip(zf: zipfile.ZipFile) -> Any:
+    names = zf.namelist()
+    pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
+    if not pkl:
+        if any(n.endswith("constants.pkl") for n in names):
+            raise CheckpointError("this is a TorchScript archive (torch.jit.save); save the model's state_dict() "
+                                  "with torch.save instead")
+        raise CheckpointError("zip file without data.pkl: not a torch.save checkpoint")
+    prefix = pkl[0][: -len("data.pkl")]
+    order = zf.read(prefix + "byteorder").decode() if prefix + "byteorder" in names else "little"
+    cache: Dict[str, Storage] = {}
+
+    def load_storage(pid: Any) -> Storage:
+        _, stype, key, _location, numel = _storage_pid(pid)[:5]
+        if key not in cache:
+            raw = zf.read(f"{prefix}data/{key}")
+            dtype = stype.dtype.raw.newbyteorder(_byteorder(order == "little"))
+            if len(raw) < numel * dtype.itemsize:
+                raise CheckpointError(f"storage {key} holds {len(raw)} bytes, needs {numel * dtype.itemsize}")
+            cache[key] = Storage(stype.dtype, np.frombuffer(raw, dtype=dtype, count=numel))
+        return cache[key]
+
+    with zf.open(pkl[0]) as f:
+        return _RestrictedUnpickler(io.BytesIO(f.read()), load_storage).load()
+
+
+def _read_raw_storage(f: BinaryIO, dtype: TorchDType, little: bool = True) -> np.ndarray:
+    """One storage of the legacy/tar formats: int64 element count, then the raw elements."""
+    head = f.read(8)
+    (numel,) = struct.unpack("<q", head) if len(head) == 8 else (-1,)
+    raw_dtype = dtype.raw.newbyteorder(_byteorder(little))
+    here = f.tell()
+    left = f.seek(0, io.SEEK_END) - here
+    f.seek(here)
+    # Check the count against what is left before reading, so a corrupt count cannot ask for terabytes.
+    if not 0 <= numel * raw_dtype.itemsize <= left:
+        raise CheckpointError("file ends inside the storage data (truncated?)")
+    return np.frombuffer(f.read(numel * raw_dtype.itemsize), dtype=raw_dtype)
+
+
+def _plain_load(f: BinaryIO) -> Any:
+    """A pickle that may not reference any storage (headers, key lists)."""
+
+    def no_storage(pid: Any) -> Any:
+        raise CheckpointError(f"unexpected persistent id {pid!r:.80}")
+
+    return _RestrictedUnpickler(f, no_storage).load()
+
+
+def _read_legacy(f: BinaryIO) -> Any:
+    if _plain_load(f) != LEGACY_MAGIC:
+        raise CheckpointError("not a PyTorch checkpoint (no zip archive, no legacy magic number)")
+    protocol = _plain_load(f)
+    if protocol != LEGACY_PROTOCOL:
+        raise CheckpointError(f"unsupported legacy protocol version {protocol!r}")
+    sys_info = _plain_load(f)
+    little = bool(sys_info.get("little_endian", True)) if isinstance(sys_info, dict) else True
+    start = f.tell()
+    # The object pickle comes before the storage bytes, so its tensors cannot be built while it
+    # is read: a first pass learns every storage's dtype (tensors come back as None), a second
+    # pass, once the bytes are in, builds the arrays.
+    roots: Dict[Any, Storage] = {}
+    views: Dict[Any, Storage] = {}
+
+    def load_storage(pid: Any) -> Storage:
+        pid = _storage_pid(pid)
+        _, stype, key, _location, numel = pid[:5]
+        root = roots.setdefault(key, Storage(stype.dtype, None))
+        view = pid[5] if len(pid) == 6 else None
+        if view is None:
+            return root
+        view_key, offset, length = view
+        if view_key not in views:
+            data = None if root.data is None else root.data[offset:offset + length]
+            views[view_key] = Storage(root.dtype, data)
+        return views[view_key]
+
+    _RestrictedUnpickler(f, load_storage).load()
+    keys = _plain_load(f)
+    if not isinstance(keys, list) or set(keys) != set(roots):
+        raise CheckpointError("storage key list does not match the storages the object uses")
+    for key in keys:
+        roots[key].data = _read_raw_storage(f, roots[key].dtype, little)
+    views.clear()
+    f.seek(start)
+    return _RestrictedUnpickler(f, load_storage).load()
+
+
+def _read_tar(tar: tarfile.TarFile) -> Any:
+    def member(name: str) -> BinaryIO:
+        try:
+            return io.BytesIO(tar.extractfile(name).read())
+        except (KeyError, AttributeError) as e:
+            raise CheckpointError(f"tar checkpoint without member {name!r}") from e
+
+    objects: Dict[Any, Any] = {}
+    f = member("storages")
+    for _ in range(_plain_load(f)):
+        key, _location, stype = _plain_load(f)
+        if not isinstance(stype, StorageType):
+            raise CheckpointError(f"bad storage type {stype!r}")
+        objects[key] = Storage(stype.dtype, _read_raw_storage(f, stype.dtype))
+    for target, root, offset, numel in _plain_load(f):
+        objects[target] = Storage(objects[root].dtype, objects[root].data[offset:offset + numel])
+    f = member("tensors")
+    for _ in range(_plain_load(f)):
+        key, storage_id, _cls = _plain_load(f)
+        (ndim,) = struct.unpack("<i", f.read(4))
+        f.read(4)  # the format once stored ndim in 8 bytes; torch skips the upper half too
+        dims = struct.unpack(f"<{2 * ndim + 1}q", f.read(8 * (2 * ndim + 1)))
+        objects[key] = _tensor(objects[storage_id], dims[-1], dims[:ndim], dims[ndim:2 * ndim])
+
+    def load_tensor(pid: Any) -> Any:
+        if isinstance(pid, tuple):  # ('module', class, file, source): the class global was already refused
+            return pid[0]
+        if int(pid) not in objects:
+            raise CheckpointError(f"unknown tensor id {pid!r}")
+        return objects[int(pid)]
+
+    return _RestrictedUnpickler(member("pickle"), load_tensor).load()
+
+
+def load_torch_file(path: str) -> Any:
+    """Load a ``torch.save`` file (zip, legacy or tar) with tensors as numpy arrays, refusing unsafe globals."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            f.seek(0)
+            if head == b"PK\x03\x04":
+                try:
+                    zf = zipfile.ZipFile(f)
+                except zipfile.BadZipFile as e:
+                    raise CheckpointError(f"corrupt or truncated zip checkpoint ({e})") from None
+                with zf:
+                    return _read_zip(zf)
+            if tarfile.is_tarfile(path):
+                with tarfile.open(path, mode="r:") as tar:
+                    return _read_tar(tar)
+            return _read_legacy(f)
+    except UnsafeCheckpointError as e:
+        raise UnsafeCheckpointError(f"{path}: {e}") from None
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    except (EOFError, pickle.UnpicklingError, zipfile.BadZipFile, tarfile.TarError, KeyError, ValueError,
+            TypeError, IndexError, AttributeError, struct.error, OverflowError, MemoryError, NotImplementedError,
+            RuntimeError) as e:
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}: {e})") from None
