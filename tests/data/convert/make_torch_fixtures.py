@@ -96,15 +96,24 @@ def write_tar(state: dict, path: str) -> None:
             tar.addfile(info, io.BytesIO(data))
 
 
+def tiny_net() -> dict:
+    """A Linear + Conv2d state dict as DataParallel saves it (``module.`` prefix), inside a training dict."""
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(collections.OrderedDict(fc=torch.nn.Linear(4, 3), conv=torch.nn.Conv2d(2, 3, 3)))
+    state = collections.OrderedDict((f"module.{k}", v) for k, v in net.state_dict().items())
+    return {"state_dict": state, "epoch": 3}
+
+
 def main() -> None:
     """Write the zip, legacy and tar files and what torch loads back from each."""
     obj = checkpoint()
     expected = {}
     torch.save(obj, os.path.join(HERE, "zip_checkpoint.pt"))
     torch.save(obj, os.path.join(HERE, "legacy_checkpoint.pth"), _use_new_zipfile_serialization=False)
+    torch.save(tiny_net(), os.path.join(HERE, "tiny_net.pth"), _use_new_zipfile_serialization=False)
     tar_state = {k: v.detach() for k, v in obj["state_dict"].items() if v.dtype != torch.bfloat16}
     write_tar(tar_state, os.path.join(HERE, "tar_checkpoint.pth.tar"))
-    for name in ("zip_checkpoint.pt", "legacy_checkpoint.pth", "tar_checkpoint.pth.tar"):
+    for name in ("zip_checkpoint.pt", "legacy_checkpoint.pth", "tar_checkpoint.pth.tar", "tiny_net.pth"):
         loaded = torch.load(os.path.join(HERE, name), weights_only=False)
         for key, value in flatten(loaded).items():
             expected[f"{name}:{key}"] = value
