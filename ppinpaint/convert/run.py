@@ -49,10 +49,19 @@ def load_source(path: str) -> State:
     if path.endswith(".npz"):
         with np.load(path, allow_pickle=False) as z:  # no pickle: an .npz cannot run code
             return unwrap_state({k: z[k] for k in z.files})
-    obj = load_torch_file(path)
+    return _as_state(load_torch_file(path), path)
+
+
+def _as_state(obj: object, path: str) -> State:
+    """Unwrap one state dict, or flatten a dict of them (``{'localD': sd, 'globalD': sd}``) to ``localD.key``."""
     try:
         return unwrap_state(obj)
     except ConversionError as e:
+        if isinstance(obj, dict) and obj and all(isinstance(v, dict) for v in obj.values()):
+            try:
+                return {f"{role}.{k}": v for role, sd in obj.items() for k, v in unwrap_state(sd).items()}
+            except ConversionError:
+                pass
         raise ConversionError(f"{path}: {e}") from None
 
 

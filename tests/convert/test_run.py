@@ -1,8 +1,10 @@
 """The conversion tool end to end: readers -> registered converter -> atomic .pdparams."""
 import os
+import pickle
 import re
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import paddle
@@ -11,7 +13,7 @@ from paddle import nn
 
 from ppinpaint.api import read_weights
 from ppinpaint.convert import run
-from ppinpaint.convert.common import linear_to_paddle, map_state
+from ppinpaint.convert.common import ConversionError, linear_to_paddle, map_state
 from ppinpaint.registry import CONVERTERS
 from ppinpaint.utils.weights import load_net_state
 
@@ -95,6 +97,21 @@ def test_failed_write_keeps_the_old_file(tmp_path, capsys, monkeypatch):
     assert code == 2 and "disk full" in err
     assert dst.read_bytes() == b"old weights"
     assert os.listdir(tmp_path) == ["tiny.pdparams"]  # no temporary file left behind
+
+
+def test_file_with_several_state_dicts_is_flattened_by_role():
+    state = run.load_source(os.path.join(DATA, "tiny_critics.pt"))
+    assert sorted(state) == ["globalD.bias", "globalD.weight", "localD.bias", "localD.weight"]
+    z = np.load(os.path.join(DATA, "torch_expected.npz"))
+    np.testing.assert_array_equal(state["globalD.weight"], z["tiny_critics.pt:globalD/weight"])
+
+
+def test_source_without_tensors_is_refused(tmp_path):
+    path = tmp_path / "meta.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", pickle.dumps({"epoch": 3, "opt": {"lr": 1.0}}, protocol=2))
+    with pytest.raises(ConversionError, match="meta.pt: the file holds no state dict"):
+        run.load_source(str(path))
 
 
 def test_tf_checkpoint_given_four_ways():

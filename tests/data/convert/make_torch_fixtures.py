@@ -104,6 +104,12 @@ def tiny_net() -> dict:
     return {"state_dict": state, "epoch": 3}
 
 
+def tiny_critics() -> dict:
+    """Two critics' state dicts in one file, as DeepFill v1 (PyTorch) saves dis_*.pt."""
+    torch.manual_seed(2)
+    return {"localD": torch.nn.Linear(2, 1).state_dict(), "globalD": torch.nn.Linear(3, 1).state_dict()}
+
+
 def main() -> None:
     """Write the zip, legacy and tar files and what torch loads back from each."""
     obj = checkpoint()
@@ -111,9 +117,10 @@ def main() -> None:
     torch.save(obj, os.path.join(HERE, "zip_checkpoint.pt"))
     torch.save(obj, os.path.join(HERE, "legacy_checkpoint.pth"), _use_new_zipfile_serialization=False)
     torch.save(tiny_net(), os.path.join(HERE, "tiny_net.pth"), _use_new_zipfile_serialization=False)
+    torch.save(tiny_critics(), os.path.join(HERE, "tiny_critics.pt"))
     tar_state = {k: v.detach() for k, v in obj["state_dict"].items() if v.dtype != torch.bfloat16}
     write_tar(tar_state, os.path.join(HERE, "tar_checkpoint.pth.tar"))
-    for name in ("zip_checkpoint.pt", "legacy_checkpoint.pth", "tar_checkpoint.pth.tar", "tiny_net.pth"):
+    for name in ("zip_checkpoint.pt", "legacy_checkpoint.pth", "tar_checkpoint.pth.tar", "tiny_net.pth", "tiny_critics.pt"):
         loaded = torch.load(os.path.join(HERE, name), weights_only=False)
         for key, value in flatten(loaded).items():
             expected[f"{name}:{key}"] = value
