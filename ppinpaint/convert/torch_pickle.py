@@ -155,7 +155,7 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
 
 def _rebuild_from_type_v2(func, new_type, args, state):
     # Tensor subclasses / tensors with Python attributes: keep the tensor, drop the attributes.
-    if func not in _REBUILDERS or new_type not in (_TENSOR_MARKER, _PARAMETER_MARKER):
+    if func not in _REBUILDERS.values() or new_type not in (_TENSOR_MARKER, _PARAMETER_MARKER):
         raise UnsafeCheckpointError(f"unsupported tensor rebuild {func!r} / {new_type!r}")
     return func(*args)
 
@@ -396,7 +396,7 @@ def _read_tar(tar: tarfile.TarFile) -> Any:
         try:
             return io.BytesIO(tar.extractfile(name).read())
         except (KeyError, AttributeError) as e:
-            raise CheckpointError(f"tar checkpoint without member {name!r}") from e
+            raise CheckpointError(f"tar checkpoint without member {name!r} (truncated?)") from e
 
     objects: Dict[Any, Any] = {}
     f = member("storages")

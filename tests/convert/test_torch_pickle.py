@@ -189,6 +189,21 @@ def test_truncated_files_give_one_clear_error(tmp_path, name):
             load_torch_file(str(path))
 
 
+@pytest.mark.parametrize("name", FILES)
+def test_flipped_bits_never_leak_another_error(tmp_path, name):
+    raw = open(os.path.join(DATA, name), "rb").read()
+    rng = np.random.default_rng(0)
+    path = tmp_path / name
+    for _ in range(150):
+        damaged = bytearray(raw)
+        damaged[rng.integers(len(raw))] ^= 1 << int(rng.integers(8))
+        path.write_bytes(bytes(damaged))
+        try:
+            load_torch_file(str(path))
+        except CheckpointError as e:
+            assert str(e).startswith(str(path))
+
+
 def test_missing_and_non_checkpoint_files(tmp_path):
     with pytest.raises(CheckpointError, match="no such file"):
         load_torch_file(str(tmp_path / "nope.pt"))

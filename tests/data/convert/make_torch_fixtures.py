@@ -36,6 +36,10 @@ def checkpoint() -> dict:
     state["bytes"] = torch.arange(250, 256, dtype=torch.uint8)
     state["flags"] = torch.tensor([True, False, True])
     state["empty"] = torch.zeros(0, 3)
+    state["tagged"] = torch.arange(3.0)                    # Python attributes: _rebuild_from_type_v2
+    state["tagged"].note = "kept by torch, dropped by us"
+    state["tagged_param"] = torch.nn.Parameter(torch.full((2,), 0.5))  # _rebuild_parameter_with_state
+    state["tagged_param"].note = 1
     return {
         "epoch": 12, "arch": "generator", "best_psnr": np.float64(27.5), "lr": 2e-4,
         "state_dict": state,
