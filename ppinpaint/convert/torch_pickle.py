@@ -90,6 +90,7 @@ class Storage:
     def __init__(self, dtype: TorchDType, data: Optional[np.ndarray]) -> None:
         self.dtype = dtype
         self.data = data
+        self.lent = False  # its buffer already backs a returned array; later tensors get copies
 
 
 def _as_tuple_of_ints(value: Any, what: str) -> Tuple[int, ...]:
@@ -113,8 +114,15 @@ def _tensor(storage: Storage, offset: int, size: Any, stride: Any, dtype: Option
     if dtype is not storage.dtype:  # _rebuild_tensor_v3: an untyped (byte) storage read as ``dtype``
         usable = data.nbytes - data.nbytes % dtype.raw.itemsize
         data = data.view(np.uint8)[:usable].view(dtype.raw.newbyteorder(data.dtype.byteorder))
+    dense = tuple(int(np.prod(size[i + 1:], dtype=np.int64)) for i in range(len(size)))
     if 0 in size:
         out = np.empty(size, dtype=data.dtype)
+    elif (not storage.lent and data is storage.data and offset == 0 and stride == dense
+          and int(np.prod(size, dtype=np.int64)) == data.size and data.flags.writeable and data.dtype.isnative):
+        # The usual state-dict entry owns its whole storage: hand over the buffer instead of a
+        # copy, so peak memory stays near the file size. Only the first tensor of a storage may.
+        storage.lent = True
+        out = data.reshape(size)
     else:
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= data.size:  # as_strided does not check bounds: a bad file must not read past the buffer
@@ -318,7 +326,9 @@ def _read_zip(zf: zipfile.ZipFile) -> Any:
     def load_storage(pid: Any) -> Storage:
         _, stype, key, _location, numel = _storage_pid(pid)[:5]
         if key not in cache:
-            raw = zf.read(f"{prefix}data/{key}")
+            name = f"{prefix}data/{key}"
+            with zf.open(name) as f:
+                raw = _read_buffer(f, zf.getinfo(name).file_size)
             dtype = stype.dtype.raw.newbyteorder(_byteorder(order == "little"))
             if len(raw) < numel * dtype.itemsize:
                 raise CheckpointError(f"storage {key} holds {len(raw)} bytes, needs {numel * dtype.itemsize}")
@@ -327,6 +337,20 @@ def _read_zip(zf: zipfile.ZipFile) -> Any:
 
     with zf.open(pkl[0]) as f:
         return _RestrictedUnpickler(io.BytesIO(f.read()), load_storage).load()
+
+
+def _read_buffer(f: BinaryIO, size: int, chunk: int = 1 << 24) -> bytearray:
+    """``size`` bytes in a writable buffer that arrays can own, read in chunks (no second full copy)."""
+    buf = bytearray(size)
+    view = memoryview(buf)
+    pos = 0
+    while pos < size:
+        data = f.read(min(chunk, size - pos))
+        if not data:
+            raise CheckpointError("file ends inside the storage data (truncated?)")
+        view[pos:pos + len(data)] = data
+        pos += len(data)
+    return buf
 
 
 def _read_raw_storage(f: BinaryIO, dtype: TorchDType, little: bool = True) -> np.ndarray:
@@ -340,7 +364,7 @@ def _read_raw_storage(f: BinaryIO, dtype: TorchDType, little: bool = True) -> np
     # Check the count against what is left before reading, so a corrupt count cannot ask for terabytes.
     if not 0 <= numel * raw_dtype.itemsize <= left:
         raise CheckpointError("file ends inside the storage data (truncated?)")
-    return np.frombuffer(f.read(numel * raw_dtype.itemsize), dtype=raw_dtype)
+    return np.frombuffer(_read_buffer(f, numel * raw_dtype.itemsize), dtype=raw_dtype)
 
 
 def _plain_load(f: BinaryIO) -> Any:

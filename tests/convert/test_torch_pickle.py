@@ -55,6 +55,9 @@ def test_metadata_and_layouts(name):
     np.testing.assert_array_equal(sd["shared.transposed"], full.T)
     np.testing.assert_array_equal(sd["shared.offset_rows"], full[1:3])
     np.testing.assert_array_equal(sd["shared.every_other"], full[:, 1::2])
+    before = sd["shared.transposed"][0, 0]
+    full[0, 0] += 1  # views of one storage come back as independent arrays
+    assert sd["shared.transposed"][0, 0] == before
     assert sd["bf16"].dtype == np.float32 and sd["half"].dtype == np.float16
     assert sd["bn.num_batches_tracked"].shape == () and sd["bn.num_batches_tracked"] == 7
     np.testing.assert_array_equal(sd["bytes"], np.arange(250, 256, dtype=np.uint8))
@@ -86,9 +89,13 @@ def _tuple(items):
     return b"(" + b"".join(items) + b"t"
 
 
-def tensor_pickle(size, stride, offset, numel, storage=b"ctorch\nFloatStorage\n"):
-    """A protocol-2 data.pkl holding ``{"w": _rebuild_tensor_v2(storage '0', offset, size, stride, …)}``."""
-    pid = _tuple([_str("storage"), storage, _str("0"), _str("cpu"), _int(numel)]) + b"Q"
+def tensor_pickle(size, stride, offset, numel, view=None):
+    """A protocol-2 pickle ``{"w": _rebuild_tensor_v2(storage '0', offset, size, stride, …)}``.
+
+    ``view=(key, offset, numel)`` adds the storage-view record of legacy files from torch < 0.4.
+    """
+    extra = [] if view is None else [_tuple([_str(view[0]), _int(view[1]), _int(view[2])])]
+    pid = _tuple([_str("storage"), b"ctorch\nFloatStorage\n", _str("0"), _str("cpu"), _int(numel)] + extra) + b"Q"
     args = _tuple([pid, _int(offset), _tuple(map(_int, size)), _tuple(map(_int, stride)), b"\x89",
                    b"ccollections\nOrderedDict\n)R"])
     return b"\x80\x02}" + _str("w") + b"ctorch._utils\n_rebuild_tensor_v2\n" + args + b"Rs."
@@ -101,10 +108,22 @@ def write_zip(path, data_pkl, storage=b""):
     return str(path)
 
 
-def write_legacy(path, obj_pickle):
+def write_legacy(path, obj_pickle, storage=None):
     head = b"".join(pickle.dumps(x, protocol=2) for x in (LEGACY_MAGIC, LEGACY_PROTOCOL, {"little_endian": True}))
-    path.write_bytes(head + obj_pickle)
+    tail = b"" if storage is None else (pickle.dumps(["0"], protocol=2) + struct.pack("<q", storage.size)
+                                        + storage.tobytes())
+    path.write_bytes(head + obj_pickle + tail)
     return str(path)
+
+
+def test_legacy_storage_view(tmp_path):
+    # A tensor on elements 2..5 of storage '0', seen through view '1'; the tensor's offset is in the view.
+    data = tensor_pickle((3,), (1,), 1, 8, view=("1", 2, 4))
+    got = load_torch_file(write_legacy(tmp_path / "view.pth", data, np.arange(8, dtype=np.float32)))["w"]
+    np.testing.assert_array_equal(got, [3, 4, 5])
+    with pytest.raises(CheckpointError, match="runs past its storage"):  # the view bounds the tensor
+        load_torch_file(write_legacy(tmp_path / "v2.pth", tensor_pickle((3,), (1,), 2, 8, view=("1", 2, 4)),
+                                     np.arange(8, dtype=np.float32)))
 
 
 @pytest.mark.parametrize("size,stride,offset", [((4, 4), (4, 1), 0), ((3,), (1,), 10), ((2, 3), (1, 6), 0)])

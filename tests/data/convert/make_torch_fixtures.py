@@ -36,6 +36,7 @@ def checkpoint() -> dict:
     state["bytes"] = torch.arange(250, 256, dtype=torch.uint8)
     state["flags"] = torch.tensor([True, False, True])
     state["empty"] = torch.zeros(0, 3)
+    state["uint16"] = torch.tensor([[1, 65535], [300, 7]], dtype=torch.uint16).t()  # v3 + UntypedStorage
     state["tagged"] = torch.arange(3.0)                    # Python attributes: _rebuild_from_type_v2
     state["tagged"].note = "kept by torch, dropped by us"
     state["tagged_param"] = torch.nn.Parameter(torch.full((2,), 0.5))  # _rebuild_parameter_with_state
@@ -119,10 +120,13 @@ def main() -> None:
     obj = checkpoint()
     expected = {}
     torch.save(obj, os.path.join(HERE, "zip_checkpoint.pt"))
-    torch.save(obj, os.path.join(HERE, "legacy_checkpoint.pth"), _use_new_zipfile_serialization=False)
+    # The legacy format has no storage class for uint16: that tensor only goes into the zip file.
+    legacy = dict(obj, state_dict=collections.OrderedDict((k, v) for k, v in obj["state_dict"].items()
+                                                          if k != "uint16"))
+    torch.save(legacy, os.path.join(HERE, "legacy_checkpoint.pth"), _use_new_zipfile_serialization=False)
     torch.save(tiny_net(), os.path.join(HERE, "tiny_net.pth"), _use_new_zipfile_serialization=False)
     torch.save(tiny_critics(), os.path.join(HERE, "tiny_critics.pt"))
-    tar_state = {k: v.detach() for k, v in obj["state_dict"].items() if v.dtype != torch.bfloat16}
+    tar_state = {k: v.detach() for k, v in legacy["state_dict"].items() if v.dtype != torch.bfloat16}
     write_tar(tar_state, os.path.join(HERE, "tar_checkpoint.pth.tar"))
     for name in ("zip_checkpoint.pt", "legacy_checkpoint.pth", "tar_checkpoint.pth.tar", "tiny_net.pth", "tiny_critics.pt"):
         loaded = torch.load(os.path.join(HERE, name), weights_only=False)
