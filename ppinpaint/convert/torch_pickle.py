@@ -92,6 +92,13 @@ class Storage:
         self.data = data
         self.lent = False  # its buffer already backs a returned array; later tensors get copies
 
+    def view(self, offset: int, length: int) -> "Storage":
+        """A storage view (legacy and tar formats); it aliases this buffer, so neither lends it out."""
+        self.lent = True
+        view = Storage(self.dtype, None if self.data is None else self.data[offset:offset + length])
+        view.lent = True
+        return view
+
 
 def _as_tuple_of_ints(value: Any, what: str) -> Tuple[int, ...]:
     if not isinstance(value, (tuple, list)) or not all(isinstance(v, int) and v >= 0 for v in value):
@@ -101,7 +108,7 @@ def _as_tuple_of_ints(value: Any, what: str) -> Tuple[int, ...]:
 
 def _tensor(storage: Storage, offset: int, size: Any, stride: Any, dtype: Optional[TorchDType] = None,
             metadata: Optional[dict] = None) -> Optional[np.ndarray]:
-    """A contiguous copy of ``storage`` viewed at ``offset`` with ``size``/``stride`` (in elements)."""
+    """``storage`` viewed at ``offset`` with ``size``/``stride`` (in elements), as a C-contiguous array."""
     if not isinstance(storage, Storage):
         raise CheckpointError(f"tensor rebuilt from {type(storage).__name__}, not a storage")
     if storage.data is None:  # first pass over a legacy file: only the layout is being read
@@ -254,6 +261,23 @@ def _safe_globals() -> Dict[str, Any]:
 SAFE_GLOBALS = _safe_globals()
 
 
+# Top-level modules that no model class lives in: a global from them is refused without a hint.
+_SYSTEM_MODULES = {"builtins", "__builtin__", "os", "posix", "nt", "sys", "subprocess", "shutil", "importlib",
+                   "io", "pickle", "socket", "runpy", "code", "ctypes", "_codecs", "numpy"}
+
+
+def _refusal_reason(module: str, name: str) -> str:
+    """Why a global is refused, with a hint where the user can do something about it."""
+    if module in ("torch._utils", "torch.serialization"):
+        return "unsupported tensor kind (sparse, quantized, nested and meta tensors are not read)"
+    if module == "torch" and name[:1].islower():
+        return "unsupported torch dtype"
+    if module.split(".")[0] in _SYSTEM_MODULES:
+        return "not an allowed tensor/container type"
+    return ("not an allowed tensor/container type; the file pickles a whole object (e.g. torch.save(model)): "
+            "load it once with torch and save its state_dict() instead")
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """An unpickler whose only globals are :data:`SAFE_GLOBALS` and whose storages come from ``load_storage``."""
 
@@ -265,10 +289,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         # Protocol-2 pickles (torch's default) spell builtins the Python 2 way.
         key = f"{'builtins' if module == '__builtin__' else module}.{name}"
         if key not in SAFE_GLOBALS:
-            hint = (" (the file pickles a whole object, not just tensors: load it once with torch "
-                    "and save its state_dict())") if not module.startswith(("torch", "numpy", "builtins")) else ""
-            raise UnsafeCheckpointError(f"refusing to load global {key!r}: not an allowed tensor/container "
-                                        f"type{hint}")
+            raise UnsafeCheckpointError(f"refusing to load global {key!r}: {_refusal_reason(module, name)}")
         return SAFE_GLOBALS[key]
 
     def persistent_load(self, pid: Any) -> Any:
@@ -400,8 +421,7 @@ def _read_legacy(f: BinaryIO) -> Any:
             return root
         view_key, offset, length = view
         if view_key not in views:
-            data = None if root.data is None else root.data[offset:offset + length]
-            views[view_key] = Storage(root.dtype, data)
+            views[view_key] = root.view(offset, length)
         return views[view_key]
 
     _RestrictedUnpickler(f, load_storage).load()
@@ -430,7 +450,7 @@ def _read_tar(tar: tarfile.TarFile) -> Any:
             raise CheckpointError(f"bad storage type {stype!r}")
         objects[key] = Storage(stype.dtype, _read_raw_storage(f, stype.dtype))
     for target, root, offset, numel in _plain_load(f):
-        objects[target] = Storage(objects[root].dtype, objects[root].data[offset:offset + numel])
+        objects[target] = objects[root].view(offset, numel)
     f = member("tensors")
     for _ in range(_plain_load(f)):
         key, storage_id, _cls = _plain_load(f)

@@ -191,9 +191,15 @@ def test_malicious_pickles_are_refused_and_never_run(tmp_path):
             assert not marker.exists(), (kind, path)
 
 
-def test_whole_model_pickle_gets_a_hint(tmp_path):
-    data = b"\x80\x02cmodels.networks\nGenerator\n)R."
-    with pytest.raises(UnsafeCheckpointError, match="models.networks.Generator.*state_dict"):
+@pytest.mark.parametrize("module,name,message", [
+    ("models.networks", "Generator", "not an allowed .*whole object.*state_dict"),
+    ("torch.nn.modules.conv", "Conv2d", "not an allowed .*whole object.*state_dict"),
+    ("torch._utils", "_rebuild_qtensor", "unsupported tensor kind"),
+    ("torch", "float8_e4m3fn", "unsupported torch dtype"),
+])
+def test_refusals_say_why(tmp_path, module, name, message):
+    data = b"\x80\x02" + f"c{module}\n{name}\n)R.".encode()
+    with pytest.raises(UnsafeCheckpointError, match=f"'{module}.{name}': {message}"):
         load_torch_file(write_legacy(tmp_path / "model.pth", data))
 
 
