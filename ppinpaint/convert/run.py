@@ -43,12 +43,12 @@ def load_source(path: str) -> State:
     """A flat ``{key: ndarray}`` from a torch file, a TensorFlow checkpoint or an ``.npz``."""
     prefix = _tf_prefix(path)
     if prefix is not None:
-        return unwrap_state(read_tf_checkpoint(prefix))
+        return _as_state(read_tf_checkpoint(prefix), prefix)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"source not found: {path}")
     if path.endswith(".npz"):
         with np.load(path, allow_pickle=False) as z:  # no pickle: an .npz cannot run code
-            return unwrap_state({k: z[k] for k in z.files})
+            return _as_state({k: z[k] for k in z.files}, path)
     return _as_state(load_torch_file(path), path)
 
 
@@ -128,6 +128,15 @@ def _parse_options(items: List[str]) -> Dict[str, object]:
     return options
 
 
+def describe_source(path: str) -> str:
+    """One line per tensor of a source (key, shape, dtype), as a converter will see it."""
+    state = load_source(path)
+    width = max((len(k) for k in state), default=0)
+    lines = [f"  {k:{width}s}  {'x'.join(map(str, v.shape)) or 'scalar':>16s}  {v.dtype}" for k, v in state.items()]
+    total = sum(v.size for v in state.values())
+    return "\n".join([f"{path}: {len(state)} tensors, {total:,} elements"] + lines)
+
+
 def _list_converters() -> str:
     lines = []
     for name in CONVERTERS:
@@ -154,6 +163,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="converter option, value parsed as YAML (repeatable)")
     p.add_argument("--list", action="store_true", help="list the registered converters and exit")
+    p.add_argument("--inspect", action="store_true",
+                   help="print each --src's keys, shapes and dtypes (as the converter receives them) and exit")
     return p
 
 
@@ -164,9 +175,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.list:
         print(_list_converters())
         return 0
-    if not args.name or not args.src or not args.dst:
-        parser.error("MODEL_NAME, --src and --dst are required (or --list)")
+    if args.inspect and not args.src:
+        parser.error("--inspect needs --src")
+    if not args.inspect and (not args.name or not args.src or not args.dst):
+        parser.error("MODEL_NAME, --src and --dst are required (or --list, or --inspect --src FILE)")
     try:
+        if args.inspect:
+            print("\n".join(describe_source(path) for path in args.src))
+            return 0
         report = convert_file(args.name, args.src, args.dst, **_parse_options(args.option))
     except USER_ERRORS as e:
         if os.environ.get("PPINPAINT_DEBUG"):

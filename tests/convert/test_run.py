@@ -145,6 +145,14 @@ def test_truncated_source_names_the_file(tmp_path, capsys):
     assert code == 2 and "cut.pth" in err and "truncated" in err
 
 
+def test_inspect_prints_what_the_converter_receives(capsys):
+    code, out, _ = run_main(capsys, "--inspect", "--src", TINY, "--src", os.path.join(DATA, "tf_ckpt"))
+    assert code == 0
+    assert "tiny_net.pth: 4 tensors, 72 elements" in out
+    assert re.search(r"fc\.weight +3x4 +float32", out)  # module. prefix stripped, torch layout kept
+    assert re.search(r"global_step +scalar +int64", out)
+
+
 def test_list_and_missing_arguments(capsys):
     code, out, _ = run_main(capsys, "--list")
     assert code == 0 and "test_tiny" in out and "Test converter" in out
