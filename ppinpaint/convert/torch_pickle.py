@@ -278,12 +278,34 @@ def _refusal_reason(module: str, name: str) -> str:
             "load it once with torch and save its state_dict() instead")
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler whose only globals are :data:`SAFE_GLOBALS` and whose storages come from ``load_storage``."""
+class _RestrictedUnpickler(pickle._Unpickler):
+    """An unpickler whose only globals are :data:`SAFE_GLOBALS` and whose storages come from ``load_storage``.
+
+    It is the pure-Python unpickler (the pickle part of a checkpoint is small; the tensor bytes
+    live outside it) because the BUILD opcode has to be restricted as well: it sets attributes on
+    whatever object is on the stack, and the objects of :data:`SAFE_GLOBALS` (classes, our
+    functions, dtype markers) are shared by every load in the process.
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, file: BinaryIO, load_storage: Callable[[tuple], Any]) -> None:
         super().__init__(file, encoding="utf-8")
         self._load_storage = load_storage
+
+    def load_build(self) -> None:
+        """BUILD only on the instances that need it, and only with plain attribute dicts."""
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        if isinstance(inst, (NumpyDType, NumpyArray)):
+            inst.__setstate__(state)
+        elif (type(inst) in (collections.OrderedDict, argparse.Namespace) and isinstance(state, dict)
+              and all(isinstance(k, str) and not k.startswith("__") for k in state)):
+            vars(inst).update(state)  # a state dict's _metadata, a Namespace's fields
+        else:
+            raise UnsafeCheckpointError(f"refusing to set the state of {type(inst).__name__} {inst!r:.60}")
+
+    dispatch[pickle.BUILD[0]] = load_build
 
     def find_class(self, module: str, name: str) -> Any:
         # Protocol-2 pickles (torch's default) spell builtins the Python 2 way.
@@ -392,7 +414,7 @@ def _plain_load(f: BinaryIO) -> Any:
     """A pickle that may not reference any storage (headers, key lists)."""
 
     def no_storage(pid: Any) -> Any:
-        raise CheckpointError(f"unexpected persistent id {pid!r:.80}")
+        raise CheckpointError(f"corrupt or not a PyTorch checkpoint (unexpected persistent id {pid!r:.80})")
 
     return _RestrictedUnpickler(f, no_storage).load()
 
@@ -492,6 +514,8 @@ def load_torch_file(path: str) -> Any:
         raise UnsafeCheckpointError(f"{path}: {e}") from None
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
+    except OSError as e:  # also zipfile seeking to a corrupt offset
+        raise CheckpointError(f"{path}: cannot read ({type(e).__name__}: {e})") from None
     except (EOFError, pickle.UnpicklingError, zipfile.BadZipFile, tarfile.TarError, KeyError, ValueError,
             TypeError, IndexError, AttributeError, struct.error, OverflowError, MemoryError, NotImplementedError,
             RuntimeError) as e:

@@ -1,5 +1,5 @@
 """The restricted torch checkpoint reader against files written by real torch (no torch needed here)."""
-import io
+import argparse
 import os
 import pickle
 import struct
@@ -189,6 +189,20 @@ def test_malicious_pickles_are_refused_and_never_run(tmp_path):
                 load_torch_file(path)
             assert path in str(err.value)
             assert not marker.exists(), (kind, path)
+
+
+@pytest.mark.parametrize("target", [
+    b"cargparse\nNamespace\n",                    # the class itself: would patch argparse for the process
+    b"ctorch\nfloat32\n",                          # a dtype marker shared by every load
+    b"ctorch._utils\n_rebuild_tensor_v2\n",        # one of our rebuild functions
+    b"cargparse\nNamespace\n)R",                   # an instance, but with a dunder attribute
+])
+def test_build_only_sets_plain_fields_of_plain_instances(tmp_path, target):
+    key = "__class__" if target.endswith(b"R") else "x"
+    data = b"\x80\x02" + target + b"}" + _str(key) + _int(1) + b"sb."
+    with pytest.raises(UnsafeCheckpointError, match="refusing to set the state"):
+        load_torch_file(write_legacy(tmp_path / "build.pth", data))
+    assert not hasattr(argparse.Namespace, "x")
 
 
 @pytest.mark.parametrize("module,name,message", [
