@@ -11,6 +11,7 @@ import paddle
 import pytest
 from paddle import nn
 
+from ppinpaint import cli
 from ppinpaint.api import read_weights
 from ppinpaint.convert import run
 from ppinpaint.convert.common import ConversionError, linear_to_paddle, map_state
@@ -156,6 +157,7 @@ def test_inspect_prints_what_the_converter_receives(capsys):
 def test_list_and_missing_arguments(capsys):
     code, out, _ = run_main(capsys, "--list")
     assert code == 0 and "test_tiny" in out and "Test converter" in out
+    assert cli.main(["convert", "--list"]) == 0 and "test_tiny" in capsys.readouterr().out  # `ppinpaint convert`
     with pytest.raises(SystemExit) as e:
         run.main(["test_tiny", "--src", TINY])
     assert e.value.code == 2 and "--dst" in capsys.readouterr().err
