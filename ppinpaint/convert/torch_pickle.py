@@ -203,7 +203,7 @@ def _numpy_scalar(dtype: NumpyDType, data: bytes = b"") -> np.generic:
 
 
 class NumpyArray:
-    """Receives ``numpy.ndarray`` pickle state; :meth:`array` is the value."""
+    """Receives ``numpy.ndarray`` pickle state; ``value`` is the array."""
 
     def __setstate__(self, state: tuple) -> None:
         _, shape, dtype, fortran, raw = state
