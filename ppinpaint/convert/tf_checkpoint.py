@@ -5,7 +5,8 @@ The index is a LevelDB-style sorted table (tensorflow/core/lib/io/table*): data 
 prefix-compressed ``key -> value`` entries, an index block pointing at them and a 48-byte footer.
 The empty key holds a ``BundleHeaderProto``; every other key is a tensor name whose value is a
 ``BundleEntryProto`` (dtype, shape, shard, offset, size) locating its raw little-endian bytes in a
-shard. TensorFlow writes the index uncompressed (the bundle writer sets ``kNoCompression``), so
+shard; a partitioned variable's entry lists slices stored under their own keys instead. TensorFlow
+writes the index uncompressed (the bundle writer sets ``kNoCompression``), so
 compressed blocks are refused rather than decoded. Checksums are not verified (crc32c in pure
 Python would be slow); every size is checked against the dtype and shape instead.
 """
@@ -134,7 +135,11 @@ class _Entry:
         self.offset, self.size = fields.get(4, 0), fields.get(5, 0)
         dims = [dim for number, wire, dim in _proto_fields(fields.get(2, b"")) if number == 2 and wire == 2]
         self.shape = [_fields(dim, {1: 0}).get(1, 0) for dim in dims]
-        self.sliced = 7 in fields
+        # A partitioned variable lists its slices (TensorSliceProto: extent=1 {start=1, length=2});
+        # an extent without length spans the whole dimension, encoded (start 0, length -1).
+        self.slices = [[(ext.get(1, 0), ext.get(2, -1)) for ext in
+                        (_fields(e, {1: 0, 2: 0}) for n, w, e in _proto_fields(sl) if n == 1 and w == 2)]
+                       for number, wire, sl in _proto_fields(value) if number == 7 and wire == 2]
 
 
 def _decode_strings(raw: bytes, count: int) -> np.ndarray:
@@ -166,31 +171,79 @@ def _tensor(entry: _Entry, raw: bytes, big_endian: bool) -> np.ndarray:
     return array.reshape(entry.shape)
 
 
+class _Shards:
+    """Open data shards, read by entry."""
+
+    def __init__(self, prefix: str, count: int) -> None:
+        self.prefix, self.count = prefix, count
+        self.files: Dict[int, BinaryIO] = {}
+
+    def read(self, entry: _Entry) -> bytes:
+        if entry.shard not in self.files:
+            self.files[entry.shard] = open(f"{self.prefix}.data-{entry.shard:05d}-of-{self.count:05d}", "rb")
+        f = self.files[entry.shard]
+        f.seek(entry.offset)
+        raw = f.read(entry.size)
+        if len(raw) != entry.size:
+            raise TFCheckpointError(f"{os.path.basename(f.name)} ends inside {entry.name} (truncated?)")
+        return raw
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+
+
+def _assemble(entry: _Entry, slice_values: Dict[bytes, bytes], shards: _Shards, big_endian: bool) -> np.ndarray:
+    """A partitioned variable from its slices, each stored under its own encoded key.
+
+    The key is ``OrderedCode(0, name, ndims, start_0, length_0, …)`` (TensorFlow's
+    EncodeTensorNameSlice); OrderedCode sorts like the numbers it encodes, so the variable's
+    slice keys in table order match its slice list sorted by (start_0, length_0, …) without
+    decoding the numbers.
+    """
+    escaped = entry.name.encode("utf-8").replace(b"\x00", b"\x00\xff").replace(b"\xff", b"\xff\x00")
+    head = b"\x00" + escaped + b"\x00\x01"
+    keys = sorted(k for k in slice_values if k.startswith(head))
+    extents = sorted(entry.slices, key=lambda ext: [v for pair in ext for v in pair])
+    if len(keys) != len(extents) or any(len(ext) != len(entry.shape) for ext in extents):
+        raise TFCheckpointError(f"{entry.name}: {len(extents)} slices listed, {len(keys)} stored")
+    out, filled = None, 0
+    for key, ext in zip(keys, extents):
+        where = ", ".join(":" if length < 0 else f"{start}:{start + length}" for start, length in ext)
+        part = _Entry(f"{entry.name}[{where}]", slice_values[key])
+        value = _tensor(part, shards.read(part), big_endian)
+        index = tuple(slice(None) if length < 0 else slice(start, start + length) for start, length in ext)
+        if out is None:
+            out = np.zeros(entry.shape, dtype=value.dtype)
+        if out[index].shape != value.shape:
+            raise TFCheckpointError(f"{part.name}: slice of shape {value.shape} does not fit {entry.shape}")
+        out[index] = value
+        filled += value.size
+    if out is None or filled != out.size:  # partitions tile the variable exactly once
+        raise TFCheckpointError(f"{entry.name}: slices cover {filled} of {int(np.prod(entry.shape))} elements")
+    return out
+
+
 def _read(prefix: str) -> Dict[str, np.ndarray]:
     with open(prefix + ".index", "rb") as f:
         entries = _table_entries(f.read())
     if not entries or entries[0][0] != b"":
         raise TFCheckpointError("no bundle header (a V1 checkpoint? re-save it with a TF >= 1.0 Saver)")
     header = _fields(entries[0][1], {1: 0, 2: 0})  # num_shards, endianness (1 = big)
-    shards, big_endian = header.get(1, 1), header.get(2, 0) == 1
+    shards, big_endian = _Shards(prefix, header.get(1, 1)), header.get(2, 0) == 1
+    slice_values = {key: value for key, value in entries[1:] if key.startswith(b"\x00")}
     out: Dict[str, np.ndarray] = {}
-    handles: Dict[int, BinaryIO] = {}
     try:
         for key, value in entries[1:]:
+            if key.startswith(b"\x00"):  # one slice of a partitioned variable, read with it
+                continue
             entry = _Entry(key.decode("utf-8"), value)
-            if entry.sliced:
-                raise TFCheckpointError(f"{entry.name} is a partitioned variable (slices): not supported")
-            if entry.shard not in handles:
-                handles[entry.shard] = open(f"{prefix}.data-{entry.shard:05d}-of-{shards:05d}", "rb")
-            f = handles[entry.shard]
-            f.seek(entry.offset)
-            raw = f.read(entry.size)
-            if len(raw) != entry.size:
-                raise TFCheckpointError(f"{os.path.basename(f.name)} ends inside {entry.name} (truncated?)")
-            out[entry.name] = _tensor(entry, raw, big_endian)
+            if entry.slices:
+                out[entry.name] = _assemble(entry, slice_values, shards, big_endian)
+            else:
+                out[entry.name] = _tensor(entry, shards.read(entry), big_endian)
     finally:
-        for f in handles.values():
-            f.close()
+        shards.close()
     return out
 
 
