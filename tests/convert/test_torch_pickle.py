@@ -33,7 +33,8 @@ def test_values_equal_what_torch_loads(name):
     want = expected(name)
     state = loaded["state_dict"] if "state_dict" in loaded else loaded
     prefix = "state_dict/" if state is not loaded else ""
-    assert {prefix + k for k in state} == {k for k in want if k.startswith(prefix) and k.count("/") == prefix.count("/")}
+    depth = prefix.count("/")
+    assert {prefix + k for k in state} == {k for k in want if k.startswith(prefix) and k.count("/") == depth}
     for key, value in want.items():
         got = lookup(loaded, key)
         assert isinstance(got, np.ndarray) and got.dtype == value.dtype and got.shape == value.shape, key

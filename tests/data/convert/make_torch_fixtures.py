@@ -128,7 +128,8 @@ def main() -> None:
     torch.save(tiny_critics(), os.path.join(HERE, "tiny_critics.pt"))
     tar_state = {k: v.detach() for k, v in legacy["state_dict"].items() if v.dtype != torch.bfloat16}
     write_tar(tar_state, os.path.join(HERE, "tar_checkpoint.pth.tar"))
-    for name in ("zip_checkpoint.pt", "legacy_checkpoint.pth", "tar_checkpoint.pth.tar", "tiny_net.pth", "tiny_critics.pt"):
+    names = ("zip_checkpoint.pt", "legacy_checkpoint.pth", "tar_checkpoint.pth.tar", "tiny_net.pth", "tiny_critics.pt")
+    for name in names:
         loaded = torch.load(os.path.join(HERE, name), weights_only=False)
         for key, value in flatten(loaded).items():
             expected[f"{name}:{key}"] = value
