@@ -1,4 +1,6 @@
 """The S²AM method: training step, mask-free variant, float16-safe loss scale, inference."""
+import os
+
 import numpy as np
 import paddle
 import pytest
@@ -132,3 +134,16 @@ def test_bad_inputs_and_options():
         S2AMUNet(attention="none", mask_free=True)
     with pytest.raises(ValueError, match="reduction"):
         S2AMUNet(ngf=8, attention="s2asc")      # S2ASC's first gate would have 8 // 16 = 0 units
+
+
+@pytest.mark.parametrize("name, attention", [("quickstart", "s2ad"), ("quickstart_unet", "none"),
+                                             ("iharmony4_256", "s2ad"), ("scoco_256", "s2ad")])
+def test_configs_build(name, attention):
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "s2am", f"{name}.yml")
+    model = ppinpaint.build_model(path)
+    assert model.nets["generator"].attention == attention and model.loss_scale == 1e10
+
+
+def test_loss_scale_must_be_a_number():
+    with pytest.raises(ValueError, match="1.0e\\+10"):
+        make_model(loss_scale="1.0e10")

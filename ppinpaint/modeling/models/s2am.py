@@ -40,8 +40,9 @@ class S2AM(BaseModel):
 
     def __init__(self, generator: nn.Layer, loss_scale: float = 1e10, mask_loss_weight: float = 0.9) -> None:
         super().__init__({"generator": generator})
-        if loss_scale <= 0:
-            raise ValueError(f"loss_scale must be positive, got {loss_scale}")
+        if isinstance(loss_scale, bool) or not isinstance(loss_scale, (int, float)) or loss_scale <= 0:
+            # YAML reads 1.0e10 (no sign in the exponent) as a string: write 1.0e+10.
+            raise ValueError(f"loss_scale must be a positive number, got {loss_scale!r}")
         self.loss_scale = float(loss_scale)
         self.mask_loss_weight = float(mask_loss_weight)
         self.backward_scale = self.loss_scale
