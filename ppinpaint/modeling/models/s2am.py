@@ -41,8 +41,8 @@ class S2AM(BaseModel):
     def __init__(self, generator: nn.Layer, loss_scale: float = 1e10, mask_loss_weight: float = 0.9) -> None:
         super().__init__({"generator": generator})
         if isinstance(loss_scale, bool) or not isinstance(loss_scale, (int, float)) or loss_scale <= 0:
-            # YAML reads 1.0e10 (no sign in the exponent) as a string: write 1.0e+10.
-            raise ValueError(f"loss_scale must be a positive number, got {loss_scale!r}")
+            raise ValueError(f"loss_scale must be a positive number, got {loss_scale!r} "
+                             f"(YAML reads 1.0e10 as text: write 1.0e+10)")
         self.loss_scale = float(loss_scale)
         self.mask_loss_weight = float(mask_loss_weight)
         self.backward_scale = self.loss_scale
