@@ -78,20 +78,24 @@ def test_float16_folds_the_loss_scale_into_epsilon():
 
 
 def test_folded_scale_gives_the_official_update():
-    # Adam on 1e10 * MSE (official) == Adam on MSE with epsilon / 1e10 (our float16 path).
-    official = attach_adam(make_model(seed=3))
-    folded = make_model(seed=3)
-    opt = Adam(folded.parameters(["generator"]), learning_rate=1e-3, epsilon=1e-8 / 1e10)
-    folded.attach({"generator": opt})
-    folded.backward_scale = 1.0
-    folded.train()
-    batch = make_batch(seed=5)
-    for step in range(2):
-        a = official.train_step(batch, step)
-        b = folded.train_step(batch, step)
-        assert abs(float(a["total"]) - float(b["total"])) <= 1e-4 * float(a["total"])
-    for (name, p), q in zip(official.nets["generator"].named_parameters(), folded.nets["generator"].parameters()):
-        np.testing.assert_allclose(p.numpy(), q.numpy(), atol=1e-5, err_msg=name)
+    # Adam on 1e10 * loss (official) == Adam on the loss with epsilon / 1e10 (our float16 path).
+    # Checked on fixed gradients, so backward rounding (gradients that cancel to ~0 and may flip
+    # sign, moving Adam's ~lr*sign(g) first steps) does not blur the comparison.
+    rng = np.random.default_rng(0)
+    init = rng.standard_normal(1000).astype(np.float32)
+    # gradient magnitudes from 1e-12 to 1: where epsilon matters and where it does not
+    grads = [(rng.standard_normal(1000) * 10.0 ** rng.uniform(-12, 0, 1000)).astype(np.float32) for _ in range(3)]
+    results = []
+    for scale, eps in ((1e10, 1e-8), (1.0, 1e-8 / 1e10)):
+        param = paddle.create_parameter([1000], "float32", default_initializer=paddle.nn.initializer.Assign(init))
+        opt = Adam([param], learning_rate=1e-3, epsilon=eps)
+        for g in grads:
+            (param * paddle.to_tensor(g)).sum().multiply(paddle.to_tensor(scale, "float32")).backward()
+            opt.step()
+            opt.clear_grad()
+        results.append(param.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=0, atol=1e-6)
+    assert np.abs(results[0] - init).max() > 1e-3          # the steps did move the parameters
 
 
 def test_scaled_loss_is_float32_under_half_outputs():

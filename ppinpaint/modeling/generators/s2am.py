@@ -94,6 +94,20 @@ class S2AMUNet(nn.Layer):
                 up_in=inner if innermost else 2 * inner,
                 outermost=outermost, innermost=innermost, attention=att))
         self.levels = nn.LayerList(levels)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """The official ``weights_init_kaiming``: Kaiming-normal (fan-in, a=0) convs and linears, BN scale N(1, 0.02).
+
+        Biases keep Paddle's zero default (torch draws them uniformly; they carry no scale).
+        """
+        kaiming = nn.initializer.KaimingNormal(nonlinearity="relu")
+        for layer in self.sublayers():
+            if isinstance(layer, (nn.Conv2D, nn.Conv2DTranspose, nn.Linear)):
+                kaiming(layer.weight)
+            elif isinstance(layer, nn.BatchNorm2D):
+                nn.initializer.Normal(1.0, 0.02)(layer.weight)
+                nn.initializer.Constant(0.0)(layer.bias)
 
     def forward(self, x: paddle.Tensor, return_masks: bool = False
                 ) -> Union[paddle.Tensor, Tuple[paddle.Tensor, List[paddle.Tensor]]]:
