@@ -94,3 +94,17 @@ def test_converter_is_strict():
         convert_s2am([{**sd, gaussian: np.full((1, 1, 5, 5), 0.04, np.float32)}])
     with pytest.raises(ConversionError, match="down.0.weight"):
         convert_s2am([{"foo": np.zeros(2, np.float32)}])
+
+
+def test_conversion_tool_route(tmp_path):
+    # The file route of tools/convert_weights.py: a flat official state dict (npz) -> .pdparams.
+    from ppinpaint.convert.run import convert_file
+
+    src = tmp_path / "rascv2.npz"
+    np.savez(src, **recipe.net_state(official_state(), "s2ad"))
+    convert_file("s2am", [str(src)], str(tmp_path / "s2ad.pdparams"))
+    net = load_generator("s2ad", {"s2ad": str(tmp_path / "s2ad.pdparams")})
+    z = np.load(os.path.join(DATA, "case_b.npz"))
+    with paddle.no_grad():
+        out = net(paddle.to_tensor(z["in/input"]))
+    assert np.abs(out.numpy() - z["out/s2ad"]).max() <= 1e-4
