@@ -15,6 +15,7 @@ from s2am_data import DATA, official_state
 import ppinpaint
 from ppinpaint.convert.common import ConversionError
 from ppinpaint.convert.s2am import convert_s2am, infer_options, paddle_key
+from ppinpaint.modeling.generators.s2am import S2AMUNet
 
 ARCHS = ("s2ad", "s2asc")
 
@@ -108,3 +109,30 @@ def test_conversion_tool_route(tmp_path):
     with paddle.no_grad():
         out = net(paddle.to_tensor(z["in/input"]))
     assert np.abs(out.numpy() - z["out/s2ad"]).max() <= 1e-4
+
+
+def test_mask_free_matches_official_urasc_net():
+    # Official building blocks of the mask-free variant (UnetGenerator(3, 3) + URASC), fixture
+    # from tests/data/s2am/make_extra_fixtures.py: output and the three predicted masks.
+    rows = recipe.read_keys(os.path.join(DATA, "keys_maskfree.tsv"))
+    converted = convert_s2am([recipe.net_state(recipe.make_state(rows, 0), "urasc")])["generator"]
+    net = S2AMUNet(ngf=16, attention="s2ad", mask_free=True)
+    net.set_state_dict({k: paddle.to_tensor(v) for k, v in converted.items()})
+    net.eval()
+    z = np.load(os.path.join(DATA, "case_maskfree.npz"))
+    with paddle.no_grad():
+        out, masks = net(paddle.to_tensor(z["in/input"]), return_masks=True)
+    assert np.abs(out.numpy() - z["out/output"]).max() <= 1e-4
+    for i, mask in enumerate(masks):
+        assert np.abs(mask.numpy() - z[f"out/mask_level{i + 1}"]).max() <= 1e-4
+
+
+@pytest.mark.parametrize("arch, attention", [("rascv2", "s2ad"), ("rascv1", "s2asc"), ("unet", "none")])
+def test_official_width_structure(arch, attention):
+    # Every key of the official net at its default width (ngf 64) maps onto S2AMUNet(ngf=64).
+    rows = recipe.read_keys(os.path.join(DATA, f"keys_ngf64_{arch}.tsv"))
+    official = {key.split(".", 1)[1]: np.zeros(shape, np.float32) for key, shape, _, kind in rows
+                if kind != "buffer-keep"}
+    assert infer_options(official) == {"ngf": 64, "attention": attention, "mask_free": False, "in_channels": 4}
+    # strict: every official key used and every parameter of S2AMUNet(ngf=64) filled, shapes checked
+    assert convert_s2am([official])["generator"]["levels.0.down_conv.weight"].shape == (64, 4, 4, 4)
