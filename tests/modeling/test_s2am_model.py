@@ -151,3 +151,12 @@ def test_configs_build(name, attention):
 def test_loss_scale_must_be_a_number():
     with pytest.raises(ValueError, match="1.0e\\+10"):
         make_model(loss_scale="1.0e10")
+
+
+def test_model_input_errors():
+    model = attach_adam(make_model())
+    batch = make_batch(n=1)
+    with pytest.raises(KeyError, match="target"):
+        model.train_step({"image": batch["image"], "mask": batch["mask"]}, 0)
+    with pytest.raises(ValueError, match="same N, H, W"):
+        model.infer(batch["image"], batch["mask"][:, :, :128])

@@ -62,10 +62,18 @@ class S2AM(BaseModel):
             self.backward_scale = 1.0
 
     def _net_input(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
+        """The official 4-channel input; mismatched shapes are one clear error."""
+        if (image.ndim != 4 or image.shape[1] != 3 or mask.ndim != 4 or mask.shape[1] != 1
+                or mask.shape[0] != image.shape[0] or mask.shape[2:] != image.shape[2:]):
+            raise ValueError(f"S2AM needs image [N,3,H,W] and mask [N,1,H,W] of the same N, H, W; "
+                             f"got {list(image.shape)} and {list(mask.shape)}")
         return paddle.concat([image, mask.astype(image.dtype)], axis=1)
 
     def train_step(self, batch: Dict[str, paddle.Tensor], step: int) -> Dict[str, paddle.Tensor]:
         """One Adam step on loss_scale · (MSE + mask terms); returns the terms (detached)."""
+        missing = [k for k in ("image", "mask", "target") if k not in batch]
+        if missing:
+            raise KeyError(f"S2AM training batch lacks {missing}; it has {sorted(batch)}")
         image, mask, target = batch["image"], batch["mask"], batch["target"]
         net = self.nets["generator"]
         mask_free = getattr(net, "mask_free", False)
