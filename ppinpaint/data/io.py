@@ -1,0 +1,120 @@
+"""The image/mask input rules, applied once at the boundary (files and user arrays alike).
+
+- RGBA -> RGB composited over white (a transparent pixel has no colour; white matches what
+  image viewers show) with a warning; grayscale -> 3 channels; 16-bit -> 8-bit (>> 8).
+- Masks of any channel count (the first channel is used; RGB masks are usually grey anyway),
+  scaled to [0, 1] by their dtype's range, then binarized at 0.5 with an explicit threshold
+  (never ``round``: half-way rounding differs between libraries) unless ``soft=True``.
+- Unreadable files and image/mask size mismatches raise one :class:`InputError` naming the files.
+"""
+import os
+import warnings
+from typing import Optional, Union
+
+import cv2
+import numpy as np
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class InputError(ValueError):
+    """An input image or mask that cannot be used; the message names the file(s)."""
+
+
+def _to_uint8(array: np.ndarray, what: str) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        return (array >> 8).astype(np.uint8)
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    if np.issubdtype(array.dtype, np.floating):
+        # Floats are taken as [0, 1]; quantised with +0.5 floor (no half-to-even surprises).
+        return np.floor(np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    raise InputError(f"{what}: unsupported pixel type {array.dtype}")
+
+
+def to_rgb_uint8(array: np.ndarray, what: str = "image") -> np.ndarray:
+    """Any user image array (HxW, HxWx1/3/4; uint8/uint16/float in [0,1]) -> HxWx3 uint8 RGB."""
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2:
+        return np.repeat(_to_uint8(array, what)[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise InputError(f"{what}: expected HxW, HxWx3 or HxWx4, got shape {array.shape}")
+    if array.shape[2] == 4:
+        warnings.warn(f"{what} has an alpha channel: composited over white to RGB")
+        rgba = array.astype(np.float32) / (65535.0 if array.dtype == np.uint16 else 255.0 if array.dtype == np.uint8 else 1.0)
+        rgb = rgba[:, :, :3] * rgba[:, :, 3:] + (1.0 - rgba[:, :, 3:])
+        return _to_uint8(rgb.astype(np.float32), what)
+    return _to_uint8(array, what)
+
+
+def to_mask(array: np.ndarray, soft: bool = False, what: str = "mask") -> np.ndarray:
+    """Any user mask array -> HxW float32, 1 = hole/foreground; binarized at 0.5 unless ``soft``."""
+    array = np.asarray(array)
+    if array.ndim == 3:
+        array = array[:, :, 0]
+    if array.ndim != 2:
+        raise InputError(f"{what}: expected HxW or HxWxC, got shape {array.shape}")
+    if array.dtype == bool:
+        mask = array.astype(np.float32)
+    elif array.dtype == np.uint8:
+        mask = array.astype(np.float32) / 255.0
+    elif array.dtype == np.uint16:
+        mask = array.astype(np.float32) / 65535.0
+    elif np.issubdtype(array.dtype, np.floating):
+        mask = np.clip(array.astype(np.float32), 0.0, 1.0)
+    else:
+        mask = np.clip(array.astype(np.float32), 0.0, 1.0)
+    return mask if soft else (mask >= 0.5).astype(np.float32)
+
+
+def _read(path: str) -> np.ndarray:
+    if not os.path.isfile(path):
+        raise InputError(f"file not found: {path}")
+    data = np.fromfile(path, dtype=np.uint8)
+    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if array is None:
+        raise InputError(f"cannot read {path}: not an image file or corrupt")
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return array
+
+
+def read_image(path: str) -> np.ndarray:
+    """An image file -> HxWx3 uint8 RGB, following the rules above."""
+    return to_rgb_uint8(_read(path), what=path)
+
+
+def read_mask(path: str, soft: bool = False) -> np.ndarray:
+    """A mask file -> HxW float32 (1 = hole/foreground), following the rules above."""
+    return to_mask(_read(path), soft=soft, what=path)
+
+
+def check_pair(image: np.ndarray, mask: np.ndarray, image_name: str = "image", mask_name: str = "mask") -> None:
+    """One clear error when an image and its mask differ in size."""
+    if image.shape[:2] != mask.shape[:2]:
+        raise InputError(f"{image_name} is {image.shape[1]}x{image.shape[0]} but {mask_name} is "
+                         f"{mask.shape[1]}x{mask.shape[0]} (width x height); they must match")
+
+
+def load_pair(image: Union[str, np.ndarray], mask: Union[str, np.ndarray], soft: bool = False,
+              names: Optional[tuple] = None):
+    """(HxWx3 uint8, HxW float32) from paths or arrays, checked to match."""
+    img_name = image if isinstance(image, str) else (names[0] if names else "image")
+    msk_name = mask if isinstance(mask, str) else (names[1] if names else "mask")
+    img = read_image(image) if isinstance(image, str) else to_rgb_uint8(image, img_name)
+    msk = read_mask(mask, soft) if isinstance(mask, str) else to_mask(mask, soft, msk_name)
+    check_pair(img, msk, img_name, msk_name)
+    return img, msk
+
+
+def write_image(path: str, rgb: np.ndarray) -> None:
+    """Write an HxWx3 uint8 RGB image (format from the extension), creating the folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    ok, buf = cv2.imencode(os.path.splitext(path)[1] or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise InputError(f"cannot encode {path}")
+    buf.tofile(path)

@@ -1,0 +1,132 @@
+"""Prediction on real images: the shared pre/post-processing and the folder runner.
+
+``predict_array`` is the one implementation of the input rules around a model's batched
+``infer`` (eager models here; exported models reuse it with a predictor exposing ``infer``):
+pad to the network's size multiple (reflect), run, crop back, paste the known pixels back
+exactly, keep the input's size; an empty mask returns the input unchanged.
+"""
+import argparse
+import glob
+import os
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import paddle
+from tqdm import tqdm
+
+from .data.io import IMAGE_EXTENSIONS, InputError, load_pair, write_image
+
+
+def _pad_amounts(size: int, multiple: int, minimum: int) -> int:
+    target = max(size, minimum)
+    return (-target) % multiple + (target - size) if multiple > 1 else target - size
+
+
+def _pad(array: np.ndarray, ph: int, pw: int) -> np.ndarray:
+    if not ph and not pw:
+        return array
+    pads = [(0, ph), (0, pw)] + [(0, 0)] * (array.ndim - 2)
+    # Reflection gives the convolutions natural context; it needs a pad smaller than the side.
+    mode = "reflect" if ph < array.shape[0] and pw < array.shape[1] else "symmetric"
+    return np.pad(array, pads, mode=mode)
+
+
+def predict_array(model, image: np.ndarray, mask: np.ndarray, soft_mask: bool = False) -> np.ndarray:
+    """HxWx3 RGB image (any dtype/channels the input rules accept) + HxW mask -> HxWx3 uint8."""
+    image, mask = load_pair(image, mask, soft=soft_mask)
+    if not mask.any():
+        return image.copy()
+    h, w = mask.shape
+    multiple, minimum = int(getattr(model, "size_multiple", 1)), int(getattr(model, "min_size", 0))
+    ph, pw = _pad_amounts(h, multiple, minimum), _pad_amounts(w, multiple, minimum)
+    img = _pad(image, ph, pw).astype(np.float32) / 255.0
+    msk = np.pad(mask, [(0, ph), (0, pw)])  # padding is known context, never hole
+    out = model.infer(paddle.to_tensor(img.transpose(2, 0, 1)[None].copy()),
+                      paddle.to_tensor(msk[None, None].copy()))
+    out = np.asarray(out.numpy() if hasattr(out, "numpy") else out)[0].transpose(1, 2, 0)[:h, :w]
+    out_u8 = np.floor(np.clip(out, 0.0, 1.0) * 255.0 + 0.5)
+    m = mask[:, :, None]
+    if soft_mask:
+        return np.floor(out_u8 * m + image * (1.0 - m) + 0.5).astype(np.uint8)
+    return np.where(m >= 0.5, out_u8, image).astype(np.uint8)
+
+
+def _images_in(path: str) -> List[str]:
+    if os.path.isdir(path):
+        files = sorted(p for p in glob.glob(os.path.join(path, "*")) if p.lower().endswith(IMAGE_EXTENSIONS))
+        if not files:
+            raise InputError(f"no images in {path}")
+        return files
+    if not os.path.isfile(path):
+        raise InputError(f"not found: {path}")
+    return [path]
+
+
+def pair_files(image: str, mask: str) -> List[Tuple[str, str]]:
+    """(image, mask) pairs: one file each; a folder of images with one mask file for all; or two
+    folders paired by file stem (``x.png`` with ``x.png``, ``x_mask.png`` or ``x-mask.png``)."""
+    images = _images_in(image)
+    if not os.path.isdir(mask):
+        _images_in(mask)
+        return [(p, mask) for p in images]
+    masks: Dict[str, str] = {}
+    for p in _images_in(mask):
+        stem = os.path.splitext(os.path.basename(p))[0]
+        for suffix in ("_mask", "-mask"):
+            if stem.endswith(suffix):
+                stem = stem[: -len(suffix)]
+        masks[stem] = p
+    pairs, missing = [], []
+    for p in images:
+        stem = os.path.splitext(os.path.basename(p))[0]
+        (pairs.append((p, masks[stem])) if stem in masks else missing.append(os.path.basename(p)))
+    if missing:
+        raise InputError(f"no mask in {mask} for {len(missing)} image(s): {missing[:5]}")
+    return pairs
+
+
+def predict_paths(model, image: str, mask: str, output: str, concat: bool = False,
+                  soft_mask: bool = False) -> List[str]:
+    """Run on one image+mask or on folders; writes ``<stem>.png`` (and ``<stem>_concat.png``)."""
+    from .data.io import read_image, read_mask
+
+    written = []
+    for img_path, mask_path in tqdm(pair_files(image, mask), desc="predict"):
+        result = predict_array(model, img_path, mask_path, soft_mask=soft_mask)
+        stem = os.path.splitext(os.path.basename(img_path))[0]
+        path = os.path.join(output, stem + ".png")
+        write_image(path, result)
+        written.append(path)
+        if concat:
+            src, m = read_image(img_path), read_mask(mask_path, soft=soft_mask)
+            shown = src if model.task == "harmonization" else np.where(m[:, :, None] >= 0.5, 255, src).astype(np.uint8)
+            m3 = np.repeat((m * 255).astype(np.uint8)[:, :, None], 3, axis=2)
+            write_image(os.path.join(output, stem + "_concat.png"), np.concatenate([shown, m3, result], axis=1))
+    return written
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .api import as_config, load_model
+
+    cfg = as_config(args.config, args.opts)
+    model = load_model(cfg, args.weights)
+    soft = args.soft_mask or bool(cfg.section("predict")["soft_mask"])
+    written = predict_paths(model, args.image, args.mask, args.output, concat=args.concat, soft_mask=soft)
+    print(f"wrote {len(written)} result(s) to {args.output}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``tools/predict.py`` / ``ppinpaint predict``."""
+    from .cli import _config_args, _run as run_command
+
+    p = argparse.ArgumentParser(prog="predict", description="Inpaint or harmonize images with a trained model. "
+                                "For harmonization --image is the composite and the mask marks the foreground.")
+    _config_args(p)
+    p.add_argument("--weights", required=True, help=".pdparams weights or a checkpoint folder")
+    p.add_argument("--image", required=True, help="an image or a folder of images")
+    p.add_argument("--mask", required=True, help="a mask (one for all images) or a folder paired by file stem")
+    p.add_argument("--output", required=True, help="folder for the results")
+    p.add_argument("--concat", action="store_true", help="also write input | mask | output side by side")
+    p.add_argument("--soft-mask", action="store_true", help="keep fractional mask values (default: binarize at 0.5)")
+    return run_command(_run, p.parse_args(argv))
