@@ -86,8 +86,10 @@ def infer_options(src: State) -> Dict[str, object]:
         # S2AD blocks see cat(skip, up): twice the level's outer width (S2ASC: once).
         key, value = min(rconv, key=lambda kv: kv[0].count("sub.model"))
         attention = "s2ad" if value.shape[1] == 2 * ngf else "s2asc"
-    in_channels = int(first.shape[1]) + (1 if mask_free else 0)
-    return {"ngf": ngf, "attention": attention, "mask_free": mask_free, "in_channels": in_channels}
+    if first.shape[1] != (3 if mask_free else 4):
+        raise ConversionError(f"model.model.down.0.weight has {first.shape[1]} input channels; the S2AM nets "
+                              f"take {'RGB (mask-free)' if mask_free else 'RGB + mask'}")
+    return {"ngf": ngf, "attention": attention, "mask_free": mask_free}
 
 
 def check_gaussian(src: State) -> None:

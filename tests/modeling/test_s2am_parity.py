@@ -74,7 +74,7 @@ def test_train_step_loss_grads_and_bn_stats(arch, weights):
 
 def test_converter_reads_the_architecture():
     assert infer_options(recipe.net_state(official_state(), "s2ad")) == {
-        "ngf": 16, "attention": "s2ad", "mask_free": False, "in_channels": 4}
+        "ngf": 16, "attention": "s2ad", "mask_free": False}
     assert infer_options(recipe.net_state(official_state(), "s2asc"))["attention"] == "s2asc"
     plain = {k: v for k, v in recipe.net_state(official_state(), "s2asc").items() if ".attention." not in k}
     assert infer_options(plain)["attention"] == "none"
@@ -95,6 +95,8 @@ def test_converter_is_strict():
         convert_s2am([{**sd, gaussian: np.full((1, 1, 5, 5), 0.04, np.float32)}])
     with pytest.raises(ConversionError, match="down.0.weight"):
         convert_s2am([{"foo": np.zeros(2, np.float32)}])
+    with pytest.raises(ConversionError, match="input channels"):
+        convert_s2am([{**sd, "model.model.down.0.weight": np.zeros((16, 3, 4, 4), np.float32)}])
 
 
 def test_conversion_tool_route(tmp_path):
@@ -133,6 +135,6 @@ def test_official_width_structure(arch, attention):
     rows = recipe.read_keys(os.path.join(DATA, f"keys_ngf64_{arch}.tsv"))
     official = {key.split(".", 1)[1]: np.zeros(shape, np.float32) for key, shape, _, kind in rows
                 if kind != "buffer-keep"}
-    assert infer_options(official) == {"ngf": 64, "attention": attention, "mask_free": False, "in_channels": 4}
+    assert infer_options(official) == {"ngf": 64, "attention": attention, "mask_free": False}
     # strict: every official key used and every parameter of S2AMUNet(ngf=64) filled, shapes checked
     assert convert_s2am([official])["generator"]["levels.0.down_conv.weight"].shape == (64, 4, 4, 4)

@@ -70,7 +70,7 @@ class S2AMUNet(nn.Layer):
     """
 
     def __init__(self, ngf: int = 64, attention: str = "s2ad", mask_free: bool = False,
-                 in_channels: int = 4, out_channels: int = 3, reduction: int = 16) -> None:
+                 out_channels: int = 3, reduction: int = 16) -> None:
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
@@ -78,7 +78,6 @@ class S2AMUNet(nn.Layer):
             raise ValueError("mask_free needs S2AM blocks (attention s2ad or s2asc) to predict the mask")
         self.attention = attention
         self.mask_free = mask_free
-        self.in_channels = in_channels
         block = MaskFreeS2AM if mask_free else S2AM
         levels = []
         for i, (outer, inner) in enumerate(level_channels(ngf)):
@@ -88,7 +87,8 @@ class S2AMUNet(nn.Layer):
                 # S2AD works on cat(skip, up) = 2*outer channels, S2ASC on the skip (outer).
                 att = block(2 * outer if attention == "s2ad" else outer, reduction)
             levels.append(UNetLevel(
-                in_channels=(in_channels - 1 if mask_free else in_channels) if outermost else outer,
+                # the official mask-free net is UnetGenerator(3, 3): its first conv sees RGB only
+                in_channels=(3 if mask_free else 4) if outermost else outer,
                 inner=inner,
                 out_channels=out_channels if outermost else outer,
                 up_in=inner if innermost else 2 * inner,
@@ -112,8 +112,8 @@ class S2AMUNet(nn.Layer):
     def forward(self, x: paddle.Tensor, return_masks: bool = False
                 ) -> Union[paddle.Tensor, Tuple[paddle.Tensor, List[paddle.Tensor]]]:
         """[N,4,H,W] composite + mask -> [N,3,H,W] (and the predicted masks when asked)."""
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"S2AMUNet expects [N,{self.in_channels},H,W] (RGB + mask), got {list(x.shape)}")
+        if x.ndim != 4 or x.shape[1] != 4:
+            raise ValueError(f"S2AMUNet expects [N,4,H,W] (RGB + mask), got {list(x.shape)}")
         size = 2 ** NUM_LEVELS
         if x.shape[2] % size or x.shape[3] % size:
             raise ValueError(f"S2AMUNet needs H and W multiples of {size} (8 stride-2 levels), got {list(x.shape)}")
