@@ -99,6 +99,12 @@ def write_synthetic_set(images: Sequence[np.ndarray], out_dir: str, name: str = 
     for split, items in splits.items():
         with open(os.path.join(sub, f"{name}_{split}.txt"), "w") as f:
             f.writelines(n + "\n" for n in items)
-        with open(os.path.join(out_dir, f"IHD_{split}.txt"), "a") as f:
-            f.writelines(f"{name}/composite_images/{n}\n" for n in items)
+        # The combined list may hold other subsets: keep them, replace this subset's lines.
+        combined = os.path.join(out_dir, f"IHD_{split}.txt")
+        kept = []
+        if os.path.isfile(combined):
+            with open(combined) as f:
+                kept = [line for line in f if line.strip() and not line.startswith(name + "/")]
+        with open(combined, "w") as f:
+            f.writelines(kept + [f"{name}/composite_images/{n}\n" for n in items])
     return names

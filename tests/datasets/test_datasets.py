@@ -60,3 +60,18 @@ def test_inpainting_folder_with_mask_folder_and_generator(tmp_path):
     assert ds2[0]["mask"].sum() == 64
     with pytest.raises(ValueError, match="needs a 'mask'"):
         InpaintingDataset(str(tmp_path / "img"))
+
+
+def test_make_synthetic_tool(tmp_path):
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.run([sys.executable, "tools/make_synthetic.py", "--output", str(tmp_path), "--count", "5",
+                           "--size", "32"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(HarmonizationDataset(str(tmp_path), split="train", size=32)) == 4
+    again = subprocess.run([sys.executable, "tools/make_synthetic.py", "--output", str(tmp_path), "--count", "5",
+                            "--size", "32"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0
+    assert len(HarmonizationDataset(str(tmp_path), split="train", size=32)) == 4  # rewritten, not appended
