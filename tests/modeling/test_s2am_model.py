@@ -160,3 +160,17 @@ def test_model_input_errors():
         model.train_step({"image": batch["image"], "mask": batch["mask"]}, 0)
     with pytest.raises(ValueError, match="same N, H, W"):
         model.infer(batch["image"], batch["mask"][:, :, :128])
+
+
+def test_generator_exports_with_a_dynamic_batch(tmp_path):
+    paddle.seed(0)
+    net = S2AMUNet(ngf=8).eval()
+    batch = make_batch(n=2)
+    x = paddle.concat([batch["image"], batch["mask"]], axis=1)
+    with paddle.no_grad():
+        expected = net(x).numpy()
+    spec = [paddle.static.InputSpec([None, 4, 256, 256], "float32")]
+    paddle.jit.save(paddle.jit.to_static(net, input_spec=spec, full_graph=True), str(tmp_path / "s2am"))
+    exported = paddle.jit.load(str(tmp_path / "s2am"))
+    np.testing.assert_allclose(exported(x).numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(exported(x[1:]).numpy(), expected[1:], atol=1e-5)

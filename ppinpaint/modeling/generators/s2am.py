@@ -13,7 +13,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ...registry import NETWORKS
-from ..layers.s2am import S2AM, MaskFreeS2AM
+from ..layers.s2am import S2AM, MaskFreeS2AM, known
 
 NUM_LEVELS = 8
 ATTENTION_LEVELS = (1, 2, 3)
@@ -115,7 +115,7 @@ class S2AMUNet(nn.Layer):
         if x.ndim != 4 or x.shape[1] != 4:
             raise ValueError(f"S2AMUNet expects [N,4,H,W] (RGB + mask), got {list(x.shape)}")
         size = 2 ** NUM_LEVELS
-        if x.shape[2] % size or x.shape[3] % size:
+        if any(known(d) and d % size for d in x.shape[2:]):
             raise ValueError(f"S2AMUNet needs H and W multiples of {size} (8 stride-2 levels), got {list(x.shape)}")
         mask = x[:, 3:4]
         h = x[:, :3] if self.mask_free else x

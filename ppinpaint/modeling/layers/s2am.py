@@ -31,6 +31,11 @@ def gaussian_kernel(size: int = 5, sigma: float = 1.0) -> np.ndarray:
     return (kernel / kernel.sum(dtype=np.float32)).astype(np.float32).reshape(1, 1, size, size)
 
 
+def known(dim: object) -> bool:
+    """True for a dimension fixed at trace time (an int >= 0; dynamic ones are -1 or a tensor in static graphs)."""
+    return isinstance(dim, int) and dim >= 0
+
+
 def mask_to_feature(mask: paddle.Tensor, height: int, width: int) -> paddle.Tensor:
     """Hard [N,1,h,w] mask at a feature's size, by the official rule made explicit.
 
@@ -41,6 +46,8 @@ def mask_to_feature(mask: paddle.Tensor, height: int, width: int) -> paddle.Tens
     on half-way rounding. Any other size (not in the official code): nearest resize, ``> 0.5``.
     """
     mh, mw = mask.shape[2], mask.shape[3]
+    if not all(known(d) for d in (mh, mw, height, width)):
+        raise ValueError("S2AM picks its mask rule from the mask and feature sizes: export with a fixed H and W")
     if (mh, mw) == (height, width):
         return mask
     stride = mw // width
@@ -119,13 +126,14 @@ class S2AM(nn.Layer):
         """One clear error for a feature map this module cannot take."""
         if x.ndim != 4 or x.shape[1] != self.channels:
             raise ValueError(f"S2AM({self.channels}) expects [N,{self.channels},H,W], got {list(x.shape)}")
-        if x.shape[2] < 3 or x.shape[3] < 3:
+        if any(known(d) and d < 3 for d in x.shape[2:]):
             raise ValueError(f"S2AM needs features of at least 3x3 (reflect padding 2), got {list(x.shape)}")
 
     def forward(self, x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
         """Harmonize the features of the masked region (1 = foreground) against the rest."""
         self.check_input(x)
-        if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[0] != x.shape[0]:
+        n, m = x.shape[0], mask.shape[0]
+        if mask.ndim != 4 or mask.shape[1] != 1 or (known(n) and known(m) and n != m):
             raise ValueError(f"S2AM mask must be [N,1,h,w] with N = {x.shape[0]}, got {list(mask.shape)}")
         hard = mask_to_feature(mask.astype(x.dtype), x.shape[2], x.shape[3])
         # Official: the mask and its complement are blurred separately (1 - blur(M) differs by
