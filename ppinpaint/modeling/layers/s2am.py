@@ -1,10 +1,10 @@
-"""The Spatial-Separated Attention Module (S²AM, Cun & Pun, TIP 2020, Sec. III-B, Fig. 3).
+"""The Spatial-Separated Attention Module (S²AM, Cun & Pun, TIP 2020).
 
 A feature map is split by the (blurred) foreground mask into a background part, re-weighted by
 one channel-attention gate, and a spliced part, which mixes a second gate's output (the "mixed"
 feature) with a third gate's output passed through a small learning block:
 
-    out = G_bg(x) * blur(1 - M) + (L(G_sp(x)) + G_mix(x)) * blur(M)          (paper Eq. 2-4)
+    out = G_bg(x) * blur(1 - M) + (L(G_sp(x)) + G_mix(x)) * blur(M)
 
 mirroring the official ``RASC`` (vinthony/s2am ``scripts/models/rasc.py``).
 """
@@ -118,7 +118,7 @@ class S2AM(nn.Layer):
         return F.conv2d(F.pad(mask, [2, 2, 2, 2], mode="reflect"), self.gaussian)
 
     def combine(self, x: paddle.Tensor, fg: paddle.Tensor, bg: paddle.Tensor) -> paddle.Tensor:
-        """Paper Eq. 4: the background gate where ``bg``, learned + mixed features where ``fg``."""
+        """The paper's recombination: the background gate where ``bg``, learned + mixed features where ``fg``."""
         spliced = self.learn(self.spliced_gate(x)) + self.mixed_gate(x)
         return self.background_gate(x) * bg + spliced * fg
 
@@ -164,7 +164,7 @@ class MaskPredictor(nn.Layer):
 
 
 class MaskFreeS2AM(S2AM):
-    """S²AM that predicts its own mask (paper Sec. III-D; official ``URASC``).
+    """S²AM that predicts its own mask (the paper's mask-free harmonization; official ``URASC``).
 
     ``forward(x)`` returns ``(out, predicted_mask)``; the predicted soft mask replaces the
     blurred hard mask and its complement (no blur, as official), and the caller supervises

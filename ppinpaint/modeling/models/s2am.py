@@ -2,7 +2,7 @@
 
 Training follows the official ``BasicMachine.train`` (vinthony/s2am): loss = 1e10 · MSE(output,
 target) on the raw (unclamped, uncomposited) output, Adam lr 1e-3, BatchNorm in train mode.
-The mask-free variant adds the supervision of each predicted mask (Sec. III-D).
+The mask-free variant adds the supervision of each predicted mask.
 """
 from typing import Dict, Optional
 
