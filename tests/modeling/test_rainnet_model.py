@@ -7,6 +7,7 @@ import ppinpaint
 from ppinpaint.engine.optim import Adam
 from ppinpaint.modeling.discriminators.rainnet import RainNetDiscriminator
 from ppinpaint.modeling.generators.rainnet import RainNetGenerator
+from test_s2am_model import make_batch as harmonization_batch
 
 SIZE = 256
 
@@ -20,14 +21,8 @@ def make_model(norm="rain", input_nc=3, critic=True, seed=0):
 
 
 def make_batch(n=2, seed=0):
-    rng = np.random.default_rng(seed)
-    target = rng.random((n, 3, SIZE, SIZE)).astype(np.float32)
-    mask = np.zeros((n, 1, SIZE, SIZE), np.float32)
-    mask[0, :, 64:160, 80:200] = 1.0            # different masks per sample
-    mask[-1, :, 100:240, 20:120] = 1.0
-    image = np.where(mask > 0, np.clip(target * 0.6 + 0.3, 0, 1), target).astype(np.float32)
-    return {"image": paddle.to_tensor(image), "mask": paddle.to_tensor(mask),
-            "target": paddle.to_tensor(target), "subset": ["synthetic"] * n}
+    """Composites with a different foreground per sample (the S²AM tests' helper, at 256²)."""
+    return harmonization_batch(n, SIZE, seed)
 
 
 def test_train_step_updates_both_nets_and_reports_every_term():
