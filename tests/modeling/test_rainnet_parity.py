@@ -111,3 +111,19 @@ def test_converter_reads_options_and_is_strict():
     plain = {k: v for k, v in g.items() if "norm." not in k}
     assert generator_options(plain)["norm"] == "instance"
     assert "up_norm.0.foreground_gamma" not in convert_rainnet([plain])["generator"]
+
+
+def test_conversion_tool_route(tmp_path):
+    # The file route of tools/convert_weights.py: official net_G / net_D state dicts (npz) -> .pdparams.
+    from ppinpaint.convert.run import convert_file
+
+    paths = []
+    for net, name in (("netD", "net_D.npz"), ("netG", "net_G.npz")):
+        paths.append(str(tmp_path / name))
+        np.savez(paths[-1], **recipe.net_state(official_state(), net))
+    convert_file("rainnet", paths, str(tmp_path / "rainnet.pdparams"))
+    model = load(str(tmp_path / "rainnet.pdparams")).eval()
+    z = case("b")
+    with paddle.no_grad():
+        out = model.nets["generator"](paddle.to_tensor(z["in/comp"]), paddle.to_tensor(z["in/mask"]))
+    assert np.abs(out.numpy() - z["out/output"]).max() <= 1e-4
