@@ -140,12 +140,13 @@ def test_bad_inputs_and_options():
         S2AMUNet(ngf=8, attention="s2asc")      # S2ASC's first gate would have 8 // 16 = 0 units
 
 
-@pytest.mark.parametrize("name, attention", [("quickstart", "s2ad"), ("quickstart_unet", "none"),
-                                             ("iharmony4_256", "s2ad"), ("scoco_256", "s2ad")])
-def test_configs_build(name, attention):
+@pytest.mark.parametrize("name, attention, mask_free", [
+    ("quickstart", "s2ad", False), ("quickstart_unet", "none", False), ("quickstart_mask_free", "s2ad", True),
+    ("iharmony4_256", "s2ad", False), ("scoco_256", "s2ad", False)])
+def test_configs_build(name, attention, mask_free):
     path = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "s2am", f"{name}.yml")
-    model = ppinpaint.build_model(path)
-    assert model.nets["generator"].attention == attention and model.loss_scale == 1e10
+    net = ppinpaint.build_model(path).nets["generator"]
+    assert (net.attention, net.mask_free) == (attention, mask_free)
 
 
 def test_loss_scale_must_be_a_number():
