@@ -6,6 +6,7 @@ import paddle
 import pytest
 
 import ppinpaint
+from ppinpaint.config import Config
 from ppinpaint.engine.optim import Adam
 from ppinpaint.modeling.generators.s2am import S2AMUNet
 
@@ -145,7 +146,9 @@ def test_bad_inputs_and_options():
     ("iharmony4_256", "s2ad", False), ("scoco_256", "s2ad", False)])
 def test_configs_build(name, attention, mask_free):
     path = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "s2am", f"{name}.yml")
-    net = ppinpaint.build_model(path).nets["generator"]
+    # built at ngf 16 to keep the test fast; the width each config asks for is checked as written
+    assert Config(path)["model"]["generator"]["ngf"] in (16, 64)
+    net = ppinpaint.build_model(path, opts=["model.generator.ngf=16"]).nets["generator"]
     assert (net.attention, net.mask_free) == (attention, mask_free)
 
 
