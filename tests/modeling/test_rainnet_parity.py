@@ -69,7 +69,7 @@ def test_train_step_matches_official(weights):
         # The penalty's input point has a near-tie at a LeakyReLU kink (global stream, conv3
         # after its InstanceNorm, channel 20 at (29, 28): torch computes -1.0e-7, Paddle +4.2e-7,
         # both float32 rounding of 0). The slope there (0.2 vs 1) changes the input gradient in
-        # one 15x15 block and the penalty by 1.5e-4 relative (measured against the official
+        # one 15x15 block and the penalty by 1.3e-4 relative (measured against the official
         # code run in torch on the same tensors); every other term meets 1e-5.
         rel = 2e-4 if key in ("loss/D_gp", "loss/D") else 1e-5
         assert abs(float(losses[key[len("loss/"):]]) - ref) <= max(1e-4, rel * abs(ref)), key
@@ -81,9 +81,7 @@ def test_train_step_matches_official(weights):
         net, official = key[len("grad/"):].split(".", 1)
         role, name = ("generator", pairs[official]) if net == "netG" else ("discriminator", official)
         got, ref = recorders[role].grads[name], z[key]
-        # The critic's gradients include the penalty's double backward, hence the same tie.
-        rel = 2e-3 if role == "discriminator" else 1e-3
-        assert np.abs(got - ref).max() <= rel * np.abs(ref).max(), key
+        assert np.abs(got - ref).max() <= 1e-3 * np.abs(ref).max(), key
     buffers = model.nets["discriminator"].state_dict()
     after = [k for k in z if k.startswith("train/sn_")]
     assert len(after) == 6
