@@ -94,14 +94,20 @@ def csa_search(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True):
     m = int(count.max()) if n else 0
     order = np.argsort(~hole, axis=1, kind="stable")[:, :m]
     rows = np.arange(n)[:, None]
+    # Candidates: each sample's known positions (raster order), padded with -inf scores.
+    k = int((~hole).sum(axis=1).max()) if n else 0
+    known = np.argsort(hole, axis=1, kind="stable")[:, :k]
+    padding = np.take_along_axis(hole, known, axis=1)
+    norms = np.linalg.norm(feats, axis=2) + 1e-8                               # [N,HW]
     query = feats[rows, order]                                                 # [N,M,C]
-    cand = feats / (np.linalg.norm(feats, axis=2, keepdims=True) + 1e-8)
-    scores = _bmm_t(query, cand)                                               # [N,M,HW]
-    scores += np.where(hole, -np.inf, 0.0).astype(np.float32)[:, None, :]
-    matches = scores.argmax(axis=2) if m else np.zeros((n, 0), dtype=np.int64)
-    best = np.take_along_axis(scores, matches[:, :, None], axis=2)[:, :, 0] if m else np.zeros((n, 0))
-    unit = query / (np.linalg.norm(query, axis=2, keepdims=True) + 1e-8)
-    gram = _bmm_t(unit, feats[rows, matches])                                  # [N,M(t),M(j)]
+    scores = _bmm_t(query, feats[rows, known] / norms[rows, known][:, :, None])  # [N,M,K]
+    scores[np.broadcast_to(padding[:, None, :], scores.shape)] = -np.inf
+    best_col = scores.argmax(axis=2) if m and k else np.zeros((n, m), dtype=np.int64)
+    matches = np.take_along_axis(known, best_col, axis=1) if k else np.zeros((n, m), dtype=np.int64)
+    best = np.take_along_axis(scores, best_col[:, :, None], axis=2)[:, :, 0] if m and k else np.zeros((n, m))
+    # G[t, j] = <x[m_j], x_t / |x_t|> = score[t, col_j] * |x[m_j]| / |x_t|: no second product.
+    gram = (np.take_along_axis(scores, np.broadcast_to(best_col[:, None, :], (n, m, m)), axis=2)
+            * norms[rows, matches][:, None, :] / norms[rows, order][:, :, None]) if m and k else np.zeros((n, m, m))
     weights = _mixing_weights(gram.astype(np.float64), best.astype(np.float64), count, clamp)
     return order, matches, weights.astype(np.float32)
 
