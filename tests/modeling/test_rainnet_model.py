@@ -106,6 +106,19 @@ def test_critic_batches_independently_and_iterates_spectral_norm_in_training():
     assert np.abs(critic.D.conv1f.weight_u.numpy() - u).max() > 0
 
 
+@pytest.mark.parametrize("fill", [0.0, 1.0])
+def test_empty_and_full_masks_train_without_nan(fill):
+    model = make_model()
+    model.attach({role: Adam(model.parameters([role]), learning_rate=2e-4, beta1=0.5)
+                  for role in ("generator", "discriminator")})
+    model.train()
+    batch = make_batch(1)
+    batch["mask"] = paddle.full([1, 1, SIZE, SIZE], fill)
+    losses = model.train_step(batch, 0)
+    assert all(np.isfinite(float(v)) for v in losses.values())
+    assert all(np.isfinite(p.numpy()).all() for role in model.nets for p in model.nets[role].parameters())
+
+
 def test_bad_inputs_are_one_clear_error():
     model = make_model()
     with pytest.raises(ValueError, match="multiples of 256"):

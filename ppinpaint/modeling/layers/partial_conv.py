@@ -12,9 +12,9 @@ foreground/background conv twice per forward, i.e. two power iterations).
 mask handling: conv(x * m) re-scaled by window size / mask count where the window sees the
 mask, zero where it does not; the updated (clamped) mask is returned for the next layer.
 """
+import math
 from typing import Optional, Tuple
 
-import numpy as np
 import paddle
 import paddle.nn.functional as F
 from paddle import nn
@@ -33,17 +33,14 @@ class SNConv2D(nn.Layer):
         super().__init__()
         self.stride, self.padding, self.eps = stride, padding, eps
         fan_in = in_channels * kernel_size * kernel_size
-        bound = 1.0 / np.sqrt(fan_in)  # torch's default conv init, so fresh nets match torch's scale
+        bound = 1.0 / math.sqrt(fan_in)  # torch's default conv init, so fresh nets match torch's scale
         init = nn.initializer.Uniform(-bound, bound)
         self.weight_orig = self.create_parameter([out_channels, in_channels, kernel_size, kernel_size],
                                                  default_initializer=init)
         self.bias = self.create_parameter([out_channels], default_initializer=init) if bias else None
-        rng = np.random.default_rng()
         # torch draws u, v from N(0,1) and normalises them; the first training call refines them.
-        u = rng.standard_normal(out_channels).astype("float32")
-        v = rng.standard_normal(fan_in).astype("float32")
-        self.register_buffer("weight_u", paddle.to_tensor(u / np.linalg.norm(u)))
-        self.register_buffer("weight_v", paddle.to_tensor(v / np.linalg.norm(v)))
+        self.register_buffer("weight_u", _normalize(paddle.randn([out_channels]), eps))
+        self.register_buffer("weight_v", _normalize(paddle.randn([fan_in]), eps))
 
     def normalized_weight(self) -> paddle.Tensor:
         """weight_orig / sigma; in training mode after one in-place power iteration of u, v."""

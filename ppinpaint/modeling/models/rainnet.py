@@ -69,6 +69,8 @@ class RainNet(BaseModel):
         with self.autocast():
             fake_global, fake_verif = critic(fake, mask)
             real_global, real_verif = critic(real, mask)
+        fake_global, fake_verif, real_global, real_verif = (
+            t.astype("float32") for t in (fake_global, fake_verif, real_global, real_verif))
         g_fake, v_fake = F.relu(1.0 + fake_global).mean(), F.relu(1.0 + fake_verif).mean()
         g_real, v_real = F.relu(1.0 - real_global).mean(), F.relu(1.0 - real_verif).mean()
         # Float32 outside autocast: the penalty differentiates the critic twice.
