@@ -144,3 +144,16 @@ def test_configs_build(name, norm):
     path = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "rainnet", f"{name}.yml")
     model = ppinpaint.build_model(Config(path))
     assert model.nets["generator"].norm == norm and set(model.nets) == {"generator", "discriminator"}
+
+
+def test_official_initialisation():
+    # init_weights(net, 'normal', 0.02) on both nets: conv weights (weight_orig under spectral
+    # norm) ~ N(0, 0.02), biases 0, RAIN's gamma/beta 0.
+    model = make_model()
+    for role, net in model.nets.items():
+        for name, value in net.state_dict().items():
+            value = value.numpy()
+            if name.endswith(("weight", "weight_orig")) and value.size >= 64:
+                assert abs(value.std() - 0.02) < 0.005, (role, name)
+            elif name.endswith(("bias", "gamma", "beta")):
+                assert not value.any(), (role, name)

@@ -20,6 +20,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ...registry import NETWORKS
+from ..generators.rainnet import pix2pix_init
 from ..layers.partial_conv import PartialConv2D, SNConv2D
 
 NUM_CONVS = 7
@@ -85,6 +86,7 @@ class RainNetDiscriminator(nn.Layer):
         self.convl2 = SNConv2D(width, width, 1)
         self.convl3 = nn.Conv2D(width, 1, 1)
         self.convg3 = nn.Conv2D(width, 1, 1)
+        pix2pix_init(self)
 
     def forward(self, image: paddle.Tensor, mask: paddle.Tensor, gp: bool = False
                 ) -> Union[paddle.Tensor, Tuple[paddle.Tensor, paddle.Tensor]]:

@@ -39,6 +39,25 @@ def instance_norm(channels: int) -> nn.InstanceNorm2D:
     return nn.InstanceNorm2D(channels, epsilon=1e-5, weight_attr=False, bias_attr=False)
 
 
+def pix2pix_init(net: nn.Layer, std: float = 0.02) -> nn.Layer:
+    """The official ``init_weights(net, 'normal', 0.02)``: every conv weight ~ N(0, std), biases 0.
+
+    Applied to both RainNet nets. For the critic's spectrally normalised convs the official call
+    writes ``weight.data``, which shares storage with ``weight_orig``, so it initialises
+    ``weight_orig`` too.
+    """
+    normal, zero = nn.initializer.Normal(0.0, std), nn.initializer.Constant(0.0)
+    for layer in net.sublayers(include_self=True):
+        weight = getattr(layer, "weight_orig", None)
+        if weight is None and isinstance(layer, (nn.Conv2D, nn.Conv2DTranspose)):
+            weight = layer.weight
+        if weight is not None:
+            normal(weight)
+            if getattr(layer, "bias", None) is not None:
+                zero(layer.bias)
+    return net
+
+
 @NETWORKS.register()
 class RainNetGenerator(nn.Layer):
     """``netG(comp, mask)`` -> raw tanh output in [-1, 1] (not composited).
@@ -70,6 +89,7 @@ class RainNetGenerator(nn.Layer):
         make_norm = RAIN if norm == "rain" else instance_norm
         self.up_norm = nn.LayerList([make_norm(up_out[i]) for i in range(1, NUM_LEVELS)])
         self.gates = nn.LayerList([nn.Conv2D(2 * ch[i], 2 * ch[i], 1) for i in GATE_LEVELS])
+        pix2pix_init(self)
 
     def forward(self, x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
         """Official ``RainNet.forward(x, mask)``: x [N,input_nc,H,W] in [-1,1], mask [N,1,H,W]."""

@@ -33,7 +33,7 @@ class SNConv2D(nn.Layer):
         super().__init__()
         self.stride, self.padding, self.eps = stride, padding, eps
         fan_in = in_channels * kernel_size * kernel_size
-        bound = 1.0 / math.sqrt(fan_in)  # torch's default conv init, so fresh nets match torch's scale
+        bound = 1.0 / math.sqrt(fan_in)  # torch's default conv init (RainNet re-initialises it)
         init = nn.initializer.Uniform(-bound, bound)
         self.weight_orig = self.create_parameter([out_channels, in_channels, kernel_size, kernel_size],
                                                  default_initializer=init)
