@@ -118,7 +118,13 @@ def _at_official_values(ours, z, key):
 @pytest.mark.parametrize("name", ["center", "irregular"])
 def test_losses_and_grads_official_mode(official, name):
     z = case(name)
-    image, mask, rough, refined = _run(official, z)
+    # The CSA output carries the official value too: netG's gradients are as sensitive to it.
+    handle = official.nets["generator"].refine.csa.register_forward_post_hook(
+        lambda layer, inputs, out: _at_official_values(out, z, "out/csa_out"))
+    try:
+        image, mask, rough, refined = _run(official, z)
+    finally:
+        handle.remove()
     rough = _at_official_values(rough, z, "out/fake_P")
     refined = _at_official_values(refined, z, "out/fake_B")
     critic = official.critic_losses(refined, image)
@@ -140,9 +146,10 @@ def test_losses_and_grads_official_mode(official, name):
     _loss_close(gen["G"], z["loss/G"], "G")
     gen["G"].backward()
     g = official.nets["generator"]
-    # netG: up to 3.0e-3 of the array max on a few arrays (the conv feeding the CSA layer and
-    # some norms; most arrays < 2e-4), though the CSA layer's own backward equals the official
-    # bit for bit (test_csa_layer). Cause still open (docs/models/csa.md); checked at 5e-3.
+    # netG at 5e-3: in `center` three of the seven arrays (the conv feeding the CSA layer and two
+    # norms of that block) are at 1.4e-3 to 2.7e-3 of their max; `irregular` is within 3e-4. The
+    # CSA layer's own backward equals the official bit for bit (test_csa_layer, and on this
+    # net's CSA input), so we attribute it to float noise: open item in docs/models/csa.md.
     n += _check_grads(z, _grads(g), "netG", "refine.", _paddle_name(g.refine), rel=5e-3)
     n += _check_grads(z, _grads(g), "netP", "rough.", _paddle_name(g.rough), skip=(QUIRK_KEY,))
     assert n >= 8, f"only {n} gradient arrays checked"
