@@ -74,9 +74,9 @@ def _mixing_weights(gram: np.ndarray, score: np.ndarray, count: np.ndarray, clam
     return weights * (valid[:, :, None] & valid[:, None, :])
 
 
-def _bmm_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b^T per sample, through Paddle's GEMM (several times faster than numpy's here)."""
-    return paddle.bmm(paddle.to_tensor(a), paddle.to_tensor(b).transpose([0, 2, 1])).numpy()
+def _bmm_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a^T @ b per sample ([N,C,M], [N,C,K] -> [N,M,K]) through Paddle's GEMM (faster than numpy's here)."""
+    return paddle.matmul(paddle.to_tensor(a), paddle.to_tensor(b), transpose_x=True).numpy()
 
 
 def csa_search(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True):
@@ -87,7 +87,7 @@ def csa_search(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True):
     """
     n, c, h, w = x.shape
     hw = h * w
-    feats = np.ascontiguousarray(x.detach().numpy().reshape(n, c, hw).transpose(0, 2, 1))  # [N,HW,C]
+    feats = x.detach().numpy().reshape(n, c, hw)                               # [N,C,HW]
     hole = feat_mask.numpy().reshape(n, hw) > 0.5
     # A sample without any known position has nothing to borrow: its features stay as they are.
     count = np.where((~hole).any(axis=1), hole.sum(axis=1), 0)
@@ -98,9 +98,10 @@ def csa_search(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True):
     k = int((~hole).sum(axis=1).max()) if n else 0
     known = np.argsort(hole, axis=1, kind="stable")[:, :k]
     padding = np.take_along_axis(hole, known, axis=1)
-    norms = np.linalg.norm(feats, axis=2) + 1e-8                               # [N,HW]
-    query = feats[rows, order]                                                 # [N,M,C]
-    scores = _bmm_t(query, feats[rows, known] / norms[rows, known][:, :, None])  # [N,M,K]
+    norms = np.sqrt(np.einsum("nch,nch->nh", feats, feats)) + 1e-8            # [N,HW]
+    query = np.take_along_axis(feats, order[:, None, :], axis=2)               # [N,C,M]
+    cand = np.take_along_axis(feats, known[:, None, :], axis=2) / norms[rows, known][:, None, :]
+    scores = _bmm_tn(query, cand)                                              # [N,M,K]
     scores[np.broadcast_to(padding[:, None, :], scores.shape)] = -np.inf
     best_col = scores.argmax(axis=2) if m and k else np.zeros((n, m), dtype=np.int64)
     matches = np.take_along_axis(known, best_col, axis=1) if k else np.zeros((n, m), dtype=np.int64)
@@ -128,17 +129,18 @@ def dense_attention(order: np.ndarray, matches: np.ndarray, weights: np.ndarray,
     return attn
 
 
-def _fill(rows: paddle.Tensor, hole: paddle.Tensor, order: np.ndarray, matches: np.ndarray,
+def _fill(flat: paddle.Tensor, hole: paddle.Tensor, order: np.ndarray, matches: np.ndarray,
           weights: np.ndarray) -> paddle.Tensor:
-    """rows [N,HW,C] with hole rows replaced by weights @ rows[matches] (differentiable in rows)."""
+    """flat [N,C,HW] with hole columns replaced by rows[matches] mixed by weights (differentiable)."""
     n, m = order.shape
     if m == 0:
-        return rows
-    batch = np.broadcast_to(np.arange(n)[:, None], order.shape)
-    matched = paddle.gather_nd(rows, paddle.to_tensor(np.stack([batch, matches], -1)))
-    filled = paddle.bmm(paddle.to_tensor(weights), matched)
-    # Padding rows carry zero weights, so scattering them onto any position adds nothing.
-    return paddle.scatter_nd_add(rows * (1.0 - hole), paddle.to_tensor(np.stack([batch, order], -1)), filled)
+        return flat
+    c = flat.shape[1]
+    matched = paddle.take_along_axis(flat, paddle.to_tensor(np.broadcast_to(matches[:, None, :], (n, c, m))), axis=2)
+    filled = paddle.matmul(matched, paddle.to_tensor(weights), transpose_y=True)            # [N,C,M]
+    # Padding columns carry zero weights, so adding them onto any position changes nothing.
+    index = paddle.to_tensor(np.ascontiguousarray(np.broadcast_to(order[:, None, :], (n, c, m))))
+    return paddle.put_along_axis(flat * (1.0 - hole), index, filled, axis=2, reduce="add")
 
 
 class _OfficialBackward(PyLayer):
@@ -150,16 +152,17 @@ class _OfficialBackward(PyLayer):
     """
 
     @staticmethod
-    def forward(ctx, rows: paddle.Tensor, hole: paddle.Tensor, search: tuple, triple_weight: float) -> paddle.Tensor:
+    def forward(ctx, flat: paddle.Tensor, hole: paddle.Tensor, search: tuple, triple_weight: float) -> paddle.Tensor:
         ctx.search = search
         ctx.triple_weight = triple_weight
-        return _fill(rows, hole, *search)
+        return _fill(flat, hole, *search)
 
     @staticmethod
     def backward(ctx, grad: paddle.Tensor):
         order, matches, weights = ctx.search
-        attn_t = np.trunc(dense_attention(order, matches, weights, grad.shape[1])).transpose(0, 2, 1)
-        return grad + ctx.triple_weight * paddle.bmm(paddle.to_tensor(np.ascontiguousarray(attn_t)), grad), None
+        attn = np.trunc(dense_attention(order, matches, weights, grad.shape[2]))
+        # grad is [N,C,HW]: the official W^T g on positions is g @ trunc(A) in this layout.
+        return grad + ctx.triple_weight * paddle.bmm(grad, paddle.to_tensor(attn)), None
 
 
 class CoherentSemanticAttention(nn.Layer):
@@ -186,11 +189,11 @@ class CoherentSemanticAttention(nn.Layer):
         if list(feat_mask.shape) != [n, 1, h, w]:
             raise ValueError(f"CSA feat_mask must be [N,1,h,w] = {[n, 1, h, w]}, got {list(feat_mask.shape)}")
         search = csa_search(x, feat_mask, self.clamp)
-        rows = x.reshape([n, c, h * w]).transpose([0, 2, 1])
-        hole = (feat_mask.reshape([n, h * w, 1]) > 0.5).astype(x.dtype)
+        flat = x.reshape([n, c, h * w])
+        hole = (feat_mask.reshape([n, 1, h * w]) > 0.5).astype(x.dtype)
         if self.mode == "official":
-            out = _OfficialBackward.apply(rows, hole, search, self.triple_weight)
+            out = _OfficialBackward.apply(flat, hole, search, self.triple_weight)
         else:
-            out = _fill(rows, hole, *search)
-        return out.transpose([0, 2, 1]).reshape([n, c, h, w])
+            out = _fill(flat, hole, *search)
+        return out.reshape([n, c, h, w])
 
