@@ -34,7 +34,8 @@ def save_weights(folder: str, keys: str = "keys.tsv") -> tuple:
     model = os.path.join(folder, "csa.pdparams")
     vgg = os.path.join(folder, "vgg16.pdparams")
     paddle.save(convert_csa([recipe.net_state(state, n) for n in NETS]), model)
-    paddle.save(convert_torchvision_vgg16([recipe.net_state(state, "vgg")])["vgg16"], vgg)
+    # As tools/convert_weights.py writes it: {'vgg16': state}.
+    paddle.save(convert_torchvision_vgg16([recipe.net_state(state, "vgg")]), vgg)
     return model, vgg
 
 

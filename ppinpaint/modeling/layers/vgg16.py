@@ -36,7 +36,8 @@ def _slice(start: int, plan: tuple, in_ch: int) -> nn.Sequential:
 
 @NETWORKS.register()
 class VGG16Features(nn.Layer):
-    """VGG16 slices; ``weights``: a .pdparams of this layer's keys (``slice1.0.weight`` …).
+    """VGG16 slices; ``weights``: a .pdparams of this layer's keys (``slice1.0.weight`` …), bare or
+    under ``vgg16`` as the ``torchvision_vgg16`` converter writes it.
 
     ``pretrained=True`` takes Paddle's ImageNet VGG16 (downloads on first use). Without weights
     the features are random, which is logged as a warning: the consistency loss and the feature
@@ -50,7 +51,10 @@ class VGG16Features(nn.Layer):
             setattr(self, name, _slice(start, plan, in_ch))
             in_ch = [p for p in plan if p != "M"][-1]
         if weights:
-            self.set_state_dict(_checked(paddle.load(weights), self.state_dict(), weights))
+            state = paddle.load(weights)
+            # What `convert_weights.py torchvision_vgg16` writes: {'vgg16': state}.
+            state = state["vgg16"] if set(state) == {"vgg16"} else state
+            self.set_state_dict(_checked(state, self.state_dict(), weights))
         elif pretrained:
             features = paddle.vision.models.vgg16(pretrained=True).features.state_dict()
             self.set_state_dict(_checked(from_features(features), self.state_dict(), "paddle vgg16"))

@@ -10,7 +10,7 @@ feature-critic term computed on ``fake_B.data`` and the consistency terms re-wra
 leaves (their values are reported and added, they move nothing). ``mode: paper`` (default) lets
 all three send their gradient to the generator.
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import paddle
 import paddle.nn.functional as F
@@ -36,7 +36,7 @@ class CSA(BaseModel):
 
     def __init__(self, generator: nn.Layer, discriminator: nn.Layer, feature_discriminator: nn.Layer,
                  vgg: nn.Layer, mode: str = "paper", l1_weight: float = 100.0, gan_weight: float = 0.2,
-                 consistency_weight: float = 1.0, fake_label=None) -> None:
+                 consistency_weight: float = 1.0, fake_label: Optional[float] = None) -> None:
         super().__init__({"generator": generator, "discriminator": discriminator,
                           "feature_discriminator": feature_discriminator})
         if mode not in MODES:
