@@ -1,30 +1,22 @@
 """Shared by the RainNet tests: the parity folder, recipe weights, converted .pdparams, loading."""
-import functools
-import json
-import os
-
-import numpy as np
 import paddle
 
+import parity
 import recipe
 import ppinpaint
 from ppinpaint.convert.rainnet import convert_rainnet
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "data", "rainnet")
 WIDTH = 8   # ngf = ndf of the fixtures
 
 
-@functools.lru_cache(maxsize=1)
 def official_state() -> dict:
-    """Recipe weights (seed 0), ``netG.*`` / ``netD.*``, checked against meta.json."""
-    state = recipe.make_state(recipe.read_keys(os.path.join(DATA, "keys.tsv")), 0)
-    assert recipe.state_digest(state) == json.load(open(os.path.join(DATA, "meta.json")))["state_sha256"]
-    return state
+    """Recipe weights (seed 0) in the official layout."""
+    return parity.official_state("rainnet")
 
 
 def case(name: str) -> dict:
     """Arrays of ``case_<name>.npz``."""
-    return dict(np.load(os.path.join(DATA, f"case_{name}.npz")))
+    return parity.case("rainnet", name)
 
 
 def save_weights(path: str) -> str:

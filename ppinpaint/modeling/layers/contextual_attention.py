@@ -1,0 +1,287 @@
+"""Contextual attention (Yu et al., CVPR 2018, Sec. 3.2), batched, with each sample's own mask.
+
+What the layer computes is the official one (TF ``contextual_attention`` of v1.0.0 and daa233's
+port), on features ``f`` (foreground, to fill) and ``b`` (background, to copy from), here the
+same tensor:
+
+1. background 3x3 patches of ``b`` downscaled by ``rate`` are the matching filters, each
+   normalised to unit length (``patch_norm``: TF ``w / max(|w|, 1e-4)`` or daa233
+   ``w / sqrt(sum(w^2 + 1e-4))``);
+2. the score of every background patch ``l`` for every foreground position ``p`` is their inner
+   product (the official convolution of ``f`` with those filters);
+3. fuse: the score matrix is convolved with a 3x3 identity along its diagonal, once with both
+   indices in raster order and once in column-major order, which favours coherent patches;
+4. patches touching the hole (mean of the mask over the 3x3 window != 0) get score 0 before and
+   weight 0 after the softmax (x ``softmax_scale``) over ``l`` — the official ``yi *= mm``
+   twice, so hole patches still count in the softmax denominator;
+5. output: the attention-weighted sum of the 2r x 2r raw patches of ``b`` at stride ``r``
+   (the official transposed convolution), / 4.
+
+Differences from both official codes, on purpose:
+
+- **A mask per sample.** Both official codes take ``m = m[0]``: every sample in a batch uses the
+  first sample's mask (a bug). Here a batch of two different masks equals two batch-one runs.
+- **No Python loop over samples**: scores, softmax and pasting are batched matrix products; the
+  pasting's per-sample transposed convolution becomes ``raw_patches @ attention`` and a
+  fixed-weight col2im, so the batch stays dynamic when exported.
+- **Bounded memory.** The [L, P] score matrix grows with the fourth power of the image side
+  (1 GiB per sample at 1024^2). Foreground positions are processed in chunks of rows whose scores
+  fit ``chunk_mib``; the fuse's neighbours across a chunk's edge come from a halo of rows, so a
+  chunked run computes the same numbers as an unchunked one.
+- The attention-offset flow image is computed only on request (visualisation), off the hot path.
+
+``resize`` picks the nearest-neighbour convention of the downscaling: ``tf`` (v1.0.0's
+neuralgym ``resize``, ``align_corners=True``, index ``round(i (in-1)/(out-1))``) or ``torch``
+(daa233: index ``floor(i in/out)``); they pick different pixels.
+"""
+import math
+from typing import Optional, Tuple
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+from paddle import nn
+
+PATCH_NORMS = ("tf", "daa233")
+RESIZES = ("tf", "torch")
+FLOW_NORMS = ("sample", "running")
+
+
+def nearest_indices(in_size: int, out_size: int, mode: str) -> paddle.Tensor:
+    """Source index of each output pixel of a nearest-neighbour resize, TF (aligned) or torch."""
+    i = paddle.arange(out_size, dtype="float32")
+    if mode == "tf":
+        if out_size == 1:
+            return paddle.zeros([1], dtype="int64")
+        # TF computes the float32 product and rounds half away from zero (roundf).
+        scale = paddle.to_tensor((in_size - 1) / (out_size - 1), dtype="float32")
+        idx = paddle.floor(i * scale + 0.5)
+    else:
+        idx = paddle.floor(i * (in_size / out_size))
+    return paddle.clip(idx, 0, in_size - 1).astype("int64")
+
+
+def resize_nearest(x: paddle.Tensor, size: Tuple[int, int], mode: str) -> paddle.Tensor:
+    """Nearest-neighbour resize of an NCHW tensor to ``size`` under the ``tf`` or ``torch`` rule."""
+    h, w = x.shape[2], x.shape[3]
+    if (h, w) == tuple(size):
+        return x
+    x = paddle.gather(x, nearest_indices(h, size[0], mode), axis=2)
+    return paddle.gather(x, nearest_indices(w, size[1], mode), axis=3)
+
+
+def extract_patches(x: paddle.Tensor, ksize: int, stride: int = 1) -> paddle.Tensor:
+    """TF 'SAME' (zero) padded ``ksize`` patches at ``stride``: [N,C,H,W] -> [N, C*k*k, L].
+
+    Channel-major (c, ky, kx) order like ``unfold``; written as slices so it exports and
+    differentiates everywhere.
+    """
+    n, c, h, w = x.shape
+    oh, ow = -(-h // stride), -(-w // stride)
+    pad_h = max((oh - 1) * stride + ksize - h, 0)
+    pad_w = max((ow - 1) * stride + ksize - w, 0)
+    x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+    taps = [x[:, :, ky:ky + (oh - 1) * stride + 1:stride, kx:kx + (ow - 1) * stride + 1:stride]
+            for ky in range(ksize) for kx in range(ksize)]
+    return paddle.stack(taps, axis=2).reshape([n, c * ksize * ksize, oh * ow])
+
+
+class ContextualAttention(nn.Layer):
+    """DeepFill v1's contextual attention; ``forward(f, b, mask) -> (y, flow or None)``.
+
+    ``mask`` ([N,1,Hm,Wm], 1 = hole) may have any resolution that is a multiple of the
+    features' (the generator passes the image-size mask); without it every patch is valid.
+    """
+
+    def __init__(self, ksize: int = 3, rate: int = 2, fuse_k: int = 3, softmax_scale: float = 10.0,
+                 fuse: bool = True, patch_norm: str = "tf", resize: str = "tf", flow_norm: str = "sample",
+                 chunk_mib: float = 256.0) -> None:
+        super().__init__()
+        for name, value, allowed in (("patch_norm", patch_norm, PATCH_NORMS), ("resize", resize, RESIZES),
+                                     ("flow_norm", flow_norm, FLOW_NORMS)):
+            if value not in allowed:
+                raise ValueError(f"ContextualAttention {name} must be one of {allowed}, got {value!r}")
+        if ksize % 2 != 1 or fuse_k % 2 != 1 or rate % 2 or rate < 2:
+            raise ValueError("ksize and fuse_k must be odd and rate even (TF 'SAME' padding is then "
+                             f"symmetric), got ksize {ksize}, fuse_k {fuse_k}, rate {rate}")
+        self.ksize, self.rate, self.fuse_k = int(ksize), int(rate), int(fuse_k)
+        self.softmax_scale, self.fuse = float(softmax_scale), bool(fuse)
+        self.patch_norm, self.resize, self.flow_norm = patch_norm, resize, flow_norm
+        self.chunk_mib = float(chunk_mib)
+        # col2im of the 2r x 2r raw patches at stride r, as a transposed convolution with fixed
+        # one-hot weights and one group per channel: no per-sample kernel, so the batch stays free.
+        k = 2 * self.rate
+        self.register_buffer("_col2im", paddle.eye(k * k).reshape([k * k, 1, k, k]), persistable=False)
+
+    # ---- steps -----------------------------------------------------------------------
+    def _normalise(self, w: paddle.Tensor) -> paddle.Tensor:
+        """Unit-length matching filters, [N, C*k*k, L] normalised along axis 1."""
+        if self.patch_norm == "tf":
+            return w / paddle.maximum(paddle.sqrt((w * w).sum(axis=1, keepdim=True)), paddle.to_tensor(1e-4))
+        return w / paddle.sqrt((w * w + 1e-4).sum(axis=1, keepdim=True))
+
+    def _valid_patches(self, mask: Optional[paddle.Tensor], n: int, feat: Tuple[int, int],
+                       grid: Tuple[int, int]) -> paddle.Tensor:
+        """[N, L, 1] float: 1 where the background patch holds no hole pixel."""
+        if mask is None:
+            return paddle.ones([n, grid[0] * grid[1], 1])
+        mask = mask.astype("float32")
+        if self.resize == "tf":
+            # TF v1 resizes the mask to the feature map (resize_mask_like), then by 1/rate.
+            mask = resize_nearest(resize_nearest(mask, feat, "tf"), grid, "tf")
+        else:
+            mask = resize_nearest(mask, grid, "torch")
+        m = extract_patches(mask, self.ksize).mean(axis=1)
+        return (m == 0.0).astype("float32").unsqueeze(-1)
+
+    def _shift_fuse(self, s: paddle.Tensor, valid: paddle.Tensor) -> paddle.Tensor:
+        """Sum of s[l+d, j+d] over the fuse diagonal (zero outside), columns gated by ``valid``[d]."""
+        half = self.fuse_k // 2
+        out = s
+        for d in range(1, half + 1):
+            ahead = F.pad(s[:, d:, d:], [0, 0, 0, d, 0, d])
+            behind = F.pad(s[:, :-d, :-d], [0, 0, d, 0, d, 0])
+            out = out + ahead * valid[d] + behind * valid[-d]
+        return out
+
+    def _fused_scores(self, wn_t: paddle.Tensor, x: paddle.Tensor, grid: Tuple[int, int],
+                      rows: Tuple[int, int]) -> paddle.Tensor:
+        """Fused scores [N, L, P_chunk] for the foreground raster rows ``rows`` = [r0, r1)."""
+        gh, gw = grid
+        p_all = gh * gw
+        r0, r1 = rows
+        if not self.fuse:
+            return paddle.bmm(wn_t, x[:, :, r0 * gw:r1 * gw])
+        half = self.fuse_k // 2
+        # The raster-order fuse reaches `half` columns across a row edge, the column-major one
+        # `half` rows up and down, wrapping from the last row to the first (next column): scores
+        # of a cyclic halo of 2*half rows around the chunk are enough.
+        n_rows = r1 - r0 + 4 * half
+        start = (r0 - 2 * half) % gh if n_rows < gh else 0
+        n_rows = min(n_rows, gh)
+        j = np.arange(n_rows * gw)
+        q = ((start + j // gw) % gh) * gw + j % gw                        # raster index of each column
+        s = paddle.bmm(wn_t, paddle.gather(x, paddle.to_tensor(q), axis=2))
+        valid = {d: paddle.to_tensor(((q + d >= 0) & (q + d < p_all)).astype("float32"))
+                 for d in range(-half, half + 1) if d}
+        s1 = self._shift_fuse(s, valid)
+
+        # Column-major fuse: index c = col*gh + row, shifted by e, both for l (all) and p (chunk).
+        def colmajor_shift(raster: np.ndarray, e: int) -> Tuple[np.ndarray, np.ndarray]:
+            c = (raster % gw) * gh + raster // gw + e
+            ok = (c >= 0) & (c < p_all)
+            c = np.clip(c, 0, p_all - 1)
+            return (c % gh) * gw + c // gh, ok
+
+        p = np.arange(r0 * gw, r1 * gw)
+        l_idx = np.arange(p_all)
+        out = None
+        for e in range(-half, half + 1):
+            pq, p_ok = colmajor_shift(p, e)
+            pos = ((pq // gw - start) % gh) * gw + pq % gw                 # column of pq in s1
+            lq, l_ok = colmajor_shift(l_idx, e)
+            term = paddle.gather(paddle.gather(s1, paddle.to_tensor(pos), axis=2), paddle.to_tensor(lq), axis=1)
+            gate = paddle.to_tensor((l_ok[:, None] & p_ok[None, :]).astype("float32"))
+            out = term * gate if out is None else out + term * gate
+        return out
+
+    def _chunk_rows(self, n: int, grid: Tuple[int, int]) -> int:
+        """Foreground rows per chunk so one chunk's score temporaries stay within ``chunk_mib``."""
+        gh, gw = grid
+        per_row = n * gh * gw * gw * 4 * 6        # bytes: scores, fuse and softmax temporaries
+        return max(1, min(gh, int(self.chunk_mib * 2 ** 20 // per_row)))
+
+    # ---- forward ---------------------------------------------------------------------
+    def forward(self, f: paddle.Tensor, b: Optional[paddle.Tensor] = None, mask: Optional[paddle.Tensor] = None,
+                return_flow: bool = False) -> Tuple[paddle.Tensor, Optional[paddle.Tensor]]:
+        """y [N,C,H,W] (and the offset flow image [N,3,Hm,Wm] in [0,1] when ``return_flow``)."""
+        b = f if b is None else b
+        if f.ndim != 4 or f.shape != b.shape:
+            raise ValueError(f"ContextualAttention needs f and b of one NCHW shape, got {f.shape} and {b.shape}")
+        n, c, h, w = f.shape
+        r = self.rate
+        if h % r or w % r:
+            raise ValueError(f"feature size {h}x{w} must be a multiple of the attention rate {r}")
+        grid = (h // r, w // r)
+        raw = extract_patches(b, 2 * r, stride=r)                        # [N, C*(2r)^2, L]
+        f_s = resize_nearest(f, grid, self.resize)
+        b_s = f_s if b is f else resize_nearest(b, grid, self.resize)
+        wn_t = self._normalise(extract_patches(b_s, self.ksize)).transpose([0, 2, 1])   # [N, L, C*k*k]
+        x = extract_patches(f_s, self.ksize)                               # [N, C*k*k, P]
+        valid = self._valid_patches(mask, n, (h, w), grid)                 # [N, L, 1]
+
+        step = self._chunk_rows(n, grid)
+        cols, offsets = [], []
+        for r0 in range(0, grid[0], step):
+            scores = self._fused_scores(wn_t, x, grid, (r0, min(r0 + step, grid[0])))
+            attn = F.softmax(scores * valid * self.softmax_scale, axis=1) * valid
+            cols.append(paddle.bmm(raw, attn))
+            if return_flow:
+                offsets.append(paddle.argmax(attn.detach(), axis=1))
+        cols = cols[0] if len(cols) == 1 else paddle.concat(cols, axis=2)
+        cols = cols.reshape([n, c * 4 * r * r, grid[0], grid[1]])
+        # TF 'SAME' transposed convolution of a 2r kernel at stride r crops r/2 on each side.
+        y = F.conv2d_transpose(cols, self._col2im.tile([c, 1, 1, 1]), stride=r, padding=r // 2, groups=c) / 4.0
+        flow = None
+        if return_flow:
+            idx = paddle.concat(offsets, axis=1).numpy().reshape([n, grid[0], grid[1]])
+            flow = flow_image(attention_offsets(idx), self.flow_norm)
+            scale = (mask.shape[2] // grid[0]) if mask is not None else r
+            flow = paddle.to_tensor(flow).transpose([0, 3, 1, 2])
+            flow = F.interpolate(flow, scale_factor=scale, mode="nearest")
+        return y, flow
+
+
+# ---- the attention-offset flow image (visualisation only) ----------------------------------
+def attention_offsets(argmax: np.ndarray) -> np.ndarray:
+    """[N,h,w] argmax patch indices -> [N,2,h,w] (row, col) displacement to the matched patch."""
+    n, h, w = argmax.shape
+    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    return np.stack([argmax // w - rows, argmax % w - cols], axis=1)
+
+
+def _color_wheel() -> np.ndarray:
+    """The Middlebury colour wheel (55 hues), as in both official codes."""
+    segments = ((15, (255, None, 0)), (6, (None, 255, 0)), (4, (0, 255, None)),
+                (11, (0, None, 255)), (13, (None, 0, 255)), (6, (255, 0, None)))
+    rows = []
+    for length, spec in segments:
+        ramp = np.floor(255 * np.arange(length) / length)
+        seg = np.zeros((length, 3))
+        for ch, value in enumerate(spec):
+            seg[:, ch] = value if value is not None else ramp
+        rows.append(seg)
+    wheel = np.concatenate(rows)
+    # Falling channels count down: YG's red, CB's green, MR's blue.
+    for start, length, ch in ((15, 6, 0), (25, 11, 1), (49, 6, 2)):
+        wheel[start:start + length, ch] = 255 - np.floor(255 * np.arange(length) / length)
+    return wheel
+
+
+def flow_image(offsets: np.ndarray, norm: str = "sample") -> np.ndarray:
+    """[N,2,h,w] displacements -> [N,h,w,3] float32 colour image in [0,1] (official ``flow_to_image``).
+
+    ``norm="running"`` reproduces the official normalisation by the largest radius seen so far
+    in the batch (sample i depends on samples before it); ``"sample"`` normalises each alone.
+    """
+    u = offsets[:, 0].astype(np.float64)
+    v = offsets[:, 1].astype(np.float64)
+    rad = np.sqrt(u ** 2 + v ** 2)
+    maxrad = rad.reshape(len(rad), -1).max(axis=1)
+    if norm == "running":
+        maxrad = np.maximum.accumulate(np.maximum(maxrad, -1.0))
+    denom = (maxrad + np.finfo(float).eps)[:, None, None]
+    u, v = u / denom, v / denom
+    wheel = _color_wheel()
+    ncols = len(wheel)
+    rad = np.sqrt(u ** 2 + v ** 2)
+    fk = (np.arctan2(-v, -u) / np.pi + 1) / 2 * (ncols - 1) + 1
+    k0 = np.floor(fk).astype(int)
+    k1 = k0 + 1
+    k1[k1 == ncols + 1] = 1
+    frac = (fk - k0)[..., None]
+    col0, col1 = wheel[k0 - 1] / 255, wheel[k1 - 1] / 255     # this order of operations, bit for bit
+    col = (1 - frac) * col0 + frac * col1
+    inside = (rad <= 1)[..., None]
+    col = np.where(inside, 1 - rad[..., None] * (1 - col), col * 0.75)
+    return (np.floor(255 * col).astype(np.uint8).astype(np.float32) / 255.0)
