@@ -46,9 +46,61 @@ def test_paper_backward_is_the_product_gradient():
     layer = CoherentSemanticAttention("paper")
     (layer(x, fm) * g).sum().backward()
     from ppinpaint.modeling.layers.csa import csa_search, dense_attention
-    attn = dense_attention(*csa_search(x, fm), 36)[0]
+    attn = dense_attention(csa_search(x, fm), 36)[0]
     expected = (attn.T @ g.numpy().reshape(4, 36).T).T.reshape(1, 4, 6, 6)
     assert np.abs(x.grad.numpy() - expected).max() < 1e-5
+
+
+def _official_loop(x, hole):
+    """Independent transcription of the official CSAFunction on one sample: (output, in_attention rows).
+
+    Features are [C,HW]; known rows of the attention are the identity (the layer copies them).
+    """
+    c, hw = x.shape
+    known = np.flatnonzero(~hole)
+    cand = x[:, known] / (np.linalg.norm(x[:, known], axis=0) + 1e-8)
+    out, attn = x.copy(), np.eye(hw)
+    prev_out, prev_row = None, None
+    for t in np.flatnonzero(hole):
+        scores = x[:, t] @ cand
+        k = int(scores.argmax())
+        v, match = max(scores[k], 0.0), known[k]
+        row = np.zeros(hw)
+        if prev_out is None:
+            new, row[match] = x[:, match].copy(), 1.0
+        else:
+            s = max(float(prev_out @ (x[:, t] / (np.linalg.norm(x[:, t]) + 1e-8))), 0.0)
+            keep = s / (s + v) if s + v else 0.0
+            new = keep * prev_out + (1 - keep) * x[:, match]
+            row = prev_row * keep
+            row[match] += 1 - keep
+        out[:, t], attn[t] = new, row
+        prev_out, prev_row = new, row
+    return out, attn
+
+
+@pytest.mark.parametrize("pattern", ["rectangle", "scattered"])
+@pytest.mark.parametrize("mode", ["official", "paper"])
+def test_matches_a_loop_transcription(pattern, mode):
+    """Output and both backward rules against the official per-position loop (long runs and isolated holes)."""
+    rng = np.random.default_rng(1)
+    x = np.abs(rng.standard_normal((2, 5, 16, 16))).astype(np.float32)
+    holes = np.zeros((2, 16, 16), bool)
+    if pattern == "rectangle":
+        # Rows of 10 and 12 positions: the layer writes these as slices, isolated holes by scatter.
+        holes[0, 3:9, 2:12], holes[1, 6:10, 4:16] = True, True
+    else:
+        holes[:] = rng.random((2, 16, 16)) < 0.3
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    xt = paddle.to_tensor(x, stop_gradient=False)
+    out = CoherentSemanticAttention(mode, triple_weight=0.5)(xt, paddle.to_tensor(holes[:, None].astype(np.float32)))
+    out.backward(paddle.to_tensor(g))
+    for i in range(2):
+        ref, attn = _official_loop(x[i].reshape(5, 256).astype(np.float64), holes[i].ravel())
+        gi = g[i].reshape(5, 256).astype(np.float64)
+        grad = gi + 0.5 * gi @ np.trunc(attn) if mode == "official" else gi @ attn
+        assert np.abs(out.numpy()[i].reshape(5, 256) - ref).max() < 1e-5
+        assert np.abs(xt.grad.numpy()[i].reshape(5, 256) - grad).max() < 1e-5
 
 
 def test_batch_of_two_masks_equals_two_single_runs():
