@@ -76,7 +76,7 @@ class BaseModel:
 
     def predict(self, image: np.ndarray, mask: np.ndarray, **options) -> np.ndarray:
         """HxWx3 uint8 RGB image and HxW mask of any size -> HxWx3 uint8 result."""
-        from ..predict import predict_array  # late: the predictor imports data rules
+        from ...predict import predict_array  # late: the predictor imports data rules
 
         return predict_array(self, image, mask, **options)
 
