@@ -117,7 +117,22 @@ def convert_main(argv: Optional[List[str]] = None) -> int:
     return main(argv)
 
 
-COMMANDS = {"train": train_main, "eval": eval_main, "predict": predict_main, "convert": convert_main}
+def export_main(argv: Optional[List[str]] = None) -> int:
+    """``tools/export.py``: static export for Paddle Inference (and ONNX)."""
+    from .export import main
+
+    return main(argv)
+
+
+def infer_main(argv: Optional[List[str]] = None) -> int:
+    """``deploy/infer.py``: run an exported model on images."""
+    from .inference import main
+
+    return main(argv)
+
+
+COMMANDS = {"train": train_main, "eval": eval_main, "predict": predict_main, "convert": convert_main,
+            "export": export_main, "infer": infer_main}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -128,7 +143,9 @@ def main(argv: Optional[List[str]] = None) -> int:
               "  train    train a model from a config\n"
               "  eval     evaluate weights on the config's val_dataset\n"
               "  predict  inpaint / harmonize images with a trained model\n"
-              "  convert  convert PyTorch or TensorFlow checkpoints to Paddle weights\n\n"
+              "  convert  convert PyTorch or TensorFlow checkpoints to Paddle weights\n"
+              "  export   export a model for Paddle Inference / ONNX\n"
+              "  infer    run an exported model on images\n\n"
               "Run 'ppinpaint <command> --help' for a command's options.")
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     return COMMANDS[argv[0]](argv[1:])

@@ -114,6 +114,8 @@ class RainNetGenerator(nn.Layer):
 
     def _check(self, x: paddle.Tensor, mask: paddle.Tensor) -> None:
         """One clear error for inputs the U-Net cannot take."""
+        if not paddle.in_dynamic_mode():
+            return  # an exported graph has symbolic N, H, W: no Python bool of them exists
         if x.ndim != 4 or x.shape[1] != self.input_nc:
             raise ValueError(f"RainNetGenerator(input_nc={self.input_nc}) needs x [N,{self.input_nc},H,W], "
                              f"got {list(x.shape)}")

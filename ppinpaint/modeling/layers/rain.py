@@ -44,7 +44,9 @@ class RAIN(nn.Layer):
 
     def forward(self, x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
         """Normalise each region of ``x`` (Eq. 3-5); the mask gets no gradient."""
-        if x.ndim != 4 or mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[0] != x.shape[0]:
+        # Eager only: an exported graph has a symbolic N, which has no Python bool.
+        if paddle.in_dynamic_mode() and (
+                x.ndim != 4 or mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[0] != x.shape[0]):
             raise ValueError(f"RAIN needs x [N,C,H,W] and mask [N,1,h,w] with the same N; "
                              f"got {list(x.shape)} and {list(mask.shape)}")
         # torch 'nearest' (floor of i * in/out) is Paddle's nearest with align_corners=False.

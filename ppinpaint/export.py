@@ -1,0 +1,253 @@
+"""Static export of a model's inference graph: Paddle's ``.json`` + ``.pdiparams``, ``deploy.yml``, ONNX.
+
+What is exported is ``BaseModel.infer_graph`` ([0,1] RGB image and {0,1} mask in, [0,1] out, NCHW),
+so an exported model and ``model.infer`` compute the same function and share the pre/post-processing
+of ``ppinpaint.predict`` (see ``ppinpaint.inference``).
+"""
+import contextlib
+import os
+import subprocess
+import sys
+from typing import Dict, Iterator, List, Optional, Sequence
+
+import paddle
+import yaml
+from paddle import nn
+
+MODEL_PREFIX = "model"          # <dir>/model.json + <dir>/model.pdiparams (or legacy model.pdmodel)
+DEPLOY_FILE = "deploy.yml"
+ONNX_FILE = "model.onnx"
+ONNX_OPSET = 16                 # where the exports were tested; paddle2onnx raises it when an op needs more
+
+# Methods whose inference graph cannot be traced, and why: export raises this reason.
+NOT_EXPORTABLE = {
+    "CSA": "the coherent semantic attention layer runs its raster-order recurrence on the host (numpy) "
+           "between Paddle ops; a static graph has no operator for it",
+}
+
+
+class ExportError(ValueError):
+    """A model or an argument that export cannot take (a user error: one line, exit code 2)."""
+
+
+class InferenceGraph(nn.Layer):
+    """``model.infer_graph`` as one Layer: what ``paddle.jit.save`` traces and saves."""
+
+    def __init__(self, model) -> None:
+        super().__init__()
+        # Registered as sublayers so their parameters become the saved program's parameters.
+        self.nets = nn.LayerDict(model.nets)
+        self._model = model
+
+    def forward(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
+        """[N,3,H,W] image in [0,1] + [N,1,H,W] mask (1 = hole/foreground) -> [N,3,H,W] in [0,1]."""
+        return self._model.infer_graph(image, mask)
+
+
+def _leaky_relu_as_maximum(x: paddle.Tensor, negative_slope: float = 0.01, name: Optional[str] = None):
+    # max(x, a*x) == leaky_relu(x) bit for bit when 0 <= a <= 1 (x >= 0: x >= a*x; x < 0: a*x > x).
+    if not 0.0 <= negative_slope <= 1.0:
+        return _ORIGINAL_LEAKY_RELU(x, negative_slope, name)
+    return paddle.maximum(x, x * negative_slope)
+
+
+_ORIGINAL_LEAKY_RELU = paddle.nn.functional.leaky_relu
+
+
+def _nearest_index(n_in, n_out) -> paddle.Tensor:
+    # Paddle's CPU kernel (align_corners False): src = int(float(in / out) * dst), in float32.
+    ratio = paddle.cast(n_in, "float32") / paddle.cast(n_out, "float32")
+    dst = paddle.arange(n_out).astype("float32")
+    return paddle.floor(dst * ratio).astype("int64")
+
+
+def _interpolate_nearest_by_gather(x: paddle.Tensor, size=None, scale_factor=None, mode: str = "nearest",
+                                   align_corners: bool = False, align_mode: int = 0, data_format: str = "NCHW",
+                                   name: Optional[str] = None, **kwargs):
+    if (mode != "nearest" or size is None or scale_factor is not None or align_corners or kwargs
+            or data_format != "NCHW" or x.ndim != 4):
+        return _ORIGINAL_INTERPOLATE(x, size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners,
+                                     align_mode=align_mode, data_format=data_format, name=name, **kwargs)
+    shape = paddle.shape(x)
+    for axis, n_out in ((2, size[0]), (3, size[1])):
+        n_out = paddle.full([], n_out, "int64") if isinstance(n_out, int) else n_out.astype("int64").reshape([])
+        x = paddle.index_select(x, _nearest_index(shape[axis], n_out), axis=axis)
+    return x
+
+
+_ORIGINAL_LEAKY_RELU = paddle.nn.functional.leaky_relu
+_ORIGINAL_INTERPOLATE = paddle.nn.functional.interpolate
+
+
+@contextlib.contextmanager
+def export_friendly_ops() -> Iterator[None]:
+    """While tracing: leaky ReLU as ``maximum(x, a*x)``, nearest resizing as two index gathers.
+
+    Both replacements compute the same values; they exist because Paddle 3.3.1 Inference with
+    oneDNN on CPU (i) segfaults in its PIR fuse pass on conv + leaky_relu graphs (deleting the pass
+    or turning IR optimisation off does not avoid it) and (ii) cannot run ``nearest_interp``
+    ("ConvertPirAttribute2RuntimeAttribute not support ArrayAttribute<DoubleAttribute>", its
+    ``scale`` attribute). ``nn.LeakyReLU`` and the models call these through the
+    ``paddle.nn.functional`` module attribute, so swapping the attributes covers every use.
+    """
+    if not paddle.get_flags("FLAGS_enable_pir_api")["FLAGS_enable_pir_api"]:
+        # The legacy program format (FLAGS_enable_pir_api=0) cannot trace these replacements and
+        # runs on the old executor, which has neither failure.
+        yield
+        return
+    functional = paddle.nn.functional
+    functional.leaky_relu, functional.interpolate = _leaky_relu_as_maximum, _interpolate_nearest_by_gather
+    try:
+        yield
+    finally:
+        functional.leaky_relu, functional.interpolate = _ORIGINAL_LEAKY_RELU, _ORIGINAL_INTERPOLATE
+
+
+def input_specs(batch: Optional[int] = None, size: Optional[Sequence[int]] = None) -> List[paddle.static.InputSpec]:
+    """The two inputs, ``None`` (dynamic) for the batch and, unless ``size`` = (H, W) is given, H and W."""
+    h, w = (None, None) if size is None else (int(size[0]), int(size[1]))
+    return [paddle.static.InputSpec([batch, 3, h, w], "float32", "image"),
+            paddle.static.InputSpec([batch, 1, h, w], "float32", "mask")]
+
+
+def deploy_info(model, batch: Optional[int] = None, size: Optional[Sequence[int]] = None,
+                config: Optional[str] = None, weights: Optional[str] = None) -> Dict[str, object]:
+    """The input convention an exported model expects (written as ``deploy.yml``)."""
+    return {
+        "model": type(model).__name__,
+        "task": model.task,
+        "model_file": MODEL_PREFIX + ".json",
+        "params_file": MODEL_PREFIX + ".pdiparams",
+        "inputs": {
+            "image": {"shape": [batch or -1, 3, -1 if size is None else int(size[0]),
+                                -1 if size is None else int(size[1])],
+                      "dtype": "float32", "layout": "NCHW", "channel_order": "RGB", "value_range": [0.0, 1.0]},
+            "mask": {"shape": [batch or -1, 1, -1 if size is None else int(size[0]),
+                               -1 if size is None else int(size[1])],
+                     "dtype": "float32", "values": [0.0, 1.0],
+                     "polarity": "1 = hole" if model.task == "inpainting" else "1 = foreground to harmonize"},
+        },
+        "output": {"shape": "same as image", "value_range": [0.0, 1.0],
+                   "known_pixels": "equal to the input where mask = 0"},
+        # The network's own value range: the graph converts from/to [0,1] itself.
+        "net_value_range": [float(v) for v in model.value_range],
+        "size_multiple": int(model.size_multiple),
+        "min_size": int(model.min_size),
+        "dynamic_batch": batch is None,
+        "fixed_size": None if size is None else [int(size[0]), int(size[1])],
+        "source": {"config": config, "weights": weights},
+    }
+
+
+def check_exportable(model) -> None:
+    """Raise ``ExportError`` naming the reason when the model's graph cannot be traced."""
+    reason = NOT_EXPORTABLE.get(type(model).__name__)
+    if reason:
+        raise ExportError(f"{type(model).__name__} cannot be exported to a static graph: {reason}")
+
+
+def export_model(model, output_dir: str, batch: Optional[int] = None, size: Optional[Sequence[int]] = None,
+                 config: Optional[str] = None, weights: Optional[str] = None) -> Dict[str, str]:
+    """Trace ``model.infer_graph`` and write ``model.json`` + ``model.pdiparams`` + ``deploy.yml``."""
+    check_exportable(model)
+    model.eval()
+    os.makedirs(output_dir, exist_ok=True)
+    prefix = os.path.join(output_dir, MODEL_PREFIX)
+    graph = InferenceGraph(model)
+    graph.eval()
+    with export_friendly_ops():
+        static = paddle.jit.to_static(graph, input_spec=input_specs(batch, size), full_graph=True)
+        paddle.jit.save(static, prefix)
+    info = deploy_info(model, batch, size, config, weights)
+    # FLAGS_enable_pir_api=0 makes jit.save write the legacy program format.
+    info["model_file"] = os.path.basename(model_files(output_dir)["program"])
+    with open(os.path.join(output_dir, DEPLOY_FILE), "w", encoding="utf-8") as f:
+        yaml.safe_dump(info, f, sort_keys=False)
+    return {"model": prefix + ".json", "params": prefix + ".pdiparams",
+            "deploy": os.path.join(output_dir, DEPLOY_FILE)}
+
+
+def read_deploy(model_dir: str) -> Dict[str, object]:
+    """``deploy.yml`` of an export folder (a clear error when it is not one)."""
+    path = os.path.join(model_dir, DEPLOY_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{model_dir} is not an export folder: no {DEPLOY_FILE} "
+                                f"(write one with tools/export.py)")
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def model_files(model_dir: str) -> Dict[str, str]:
+    """The program and parameter files of an export: ``model.json`` (Paddle 3) or legacy ``model.pdmodel``."""
+    params = os.path.join(model_dir, MODEL_PREFIX + ".pdiparams")
+    for ext in (".json", ".pdmodel"):
+        program = os.path.join(model_dir, MODEL_PREFIX + ext)
+        if os.path.isfile(program):
+            if not os.path.isfile(params):
+                raise FileNotFoundError(f"{program} has no parameters file {params}")
+            return {"program": program, "params": params}
+    raise FileNotFoundError(f"no {MODEL_PREFIX}.json or {MODEL_PREFIX}.pdmodel in {model_dir}")
+
+
+_CONVERT_SCRIPT = """
+import sys, paddle2onnx
+paddle2onnx.export(sys.argv[1], sys.argv[2], save_file=sys.argv[3], opset_version=int(sys.argv[4]),
+                   enable_onnx_checker=True, verbose=False, optimize_tool="onnxoptimizer")
+"""
+
+
+def export_onnx(model_dir: str, opset: int = ONNX_OPSET) -> str:
+    """Convert an export folder's Paddle program to ``model.onnx`` with paddle2onnx."""
+    try:
+        import paddle2onnx  # noqa: F401
+    except ImportError:
+        raise ExportError("ONNX export needs paddle2onnx: pip install 'ppinpaint[export]' "
+                          "(or -r requirements-dev.txt)") from None
+    files = model_files(model_dir)
+    save_file = os.path.join(model_dir, ONNX_FILE)
+    if os.path.exists(save_file):
+        os.remove(save_file)
+    # A child process: paddle2onnx aborts the whole process (SIGABRT) on an operator it cannot
+    # convert. optimize_tool="onnxoptimizer" ships with paddle2onnx, while the default
+    # (polygraphy) pip-installs onnx_graphsurgeon at run time when it is missing.
+    proc = subprocess.run([sys.executable, "-c", _CONVERT_SCRIPT, files["program"], files["params"], save_file,
+                           str(opset)], capture_output=True, text=True)
+    if proc.returncode != 0 or not os.path.isfile(save_file):
+        log = proc.stdout + proc.stderr
+        lines = log.splitlines()
+        errors = [l.strip() for l in lines if "[ERROR]" in l] or [l.strip() for l in lines if "Error:" in l]
+        raise ExportError(f"paddle2onnx could not convert {files['program']}: "
+                          + (errors[0] if errors else log.strip()[-500:]))
+    return save_file
+
+
+def _run(args) -> int:
+    from .api import as_config, load_model
+
+    cfg = as_config(args.config, args.opts)
+    model = load_model(cfg, args.weights)
+    files = export_model(model, args.output, batch=args.batch, size=args.size, config=args.config,
+                         weights=args.weights)
+    print(f"wrote {files['model']}, {files['params']} and {files['deploy']}")
+    if args.onnx:
+        print(f"wrote {export_onnx(args.output, args.opset)}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``tools/export.py`` / ``ppinpaint export``."""
+    import argparse
+
+    from .cli import _config_args, _run as run_command
+
+    p = argparse.ArgumentParser(prog="export", description="Export a model's inference graph for Paddle "
+                                "Inference (model.json + model.pdiparams + deploy.yml), optionally ONNX.")
+    _config_args(p)
+    p.add_argument("--weights", help=".pdparams weights or a checkpoint folder (default: random init)")
+    p.add_argument("--output", required=True, help="export folder")
+    p.add_argument("--batch", type=int, default=None, help="fix the batch size (default: dynamic)")
+    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None,
+                   help="fix the input height and width (default: dynamic; S2AM needs a fixed size)")
+    p.add_argument("--onnx", action="store_true", help="also write model.onnx with paddle2onnx")
+    p.add_argument("--opset", type=int, default=ONNX_OPSET, help="ONNX opset (default %(default)s)")
+    return run_command(_run, p.parse_args(argv))

@@ -1,0 +1,161 @@
+"""Predictors for exported models (Paddle Inference, onnxruntime) with the eager model's ``infer`` interface.
+
+Both expose ``infer(image, mask)`` on [0,1] NCHW batches plus ``task``, ``size_multiple`` and
+``min_size`` read from ``deploy.yml``, so ``ppinpaint.predict.predict_array`` / ``predict_paths``
+(the one implementation of the input rules, padding and paste-back) run them unchanged.
+"""
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .export import ONNX_FILE, model_files, read_deploy
+
+
+def _as_array(x) -> np.ndarray:
+    """A float32 C-contiguous numpy array from a paddle Tensor or an array."""
+    return np.ascontiguousarray(x.numpy() if hasattr(x, "numpy") else x, dtype=np.float32)
+
+
+def _feeds(names, image: np.ndarray, mask: np.ndarray) -> Dict[str, np.ndarray]:
+    """Inputs by the names export gave them (``image``, ``mask``), else in that order."""
+    if set(names) == {"image", "mask"}:
+        return {"image": image, "mask": mask}
+    return dict(zip(names, (image, mask)))
+
+
+class _ExportedPredictor:
+    """What both predictors share: the deploy.yml convention and its checks."""
+
+    def __init__(self, model_dir: str) -> None:
+        self.model_dir = model_dir
+        self.deploy: Dict[str, object] = read_deploy(model_dir)
+        self.task = str(self.deploy["task"])
+        self.size_multiple = int(self.deploy["size_multiple"])
+        self.min_size = int(self.deploy["min_size"])
+        self.fixed_size = self.deploy.get("fixed_size")
+
+    def _check(self, image: np.ndarray, mask: np.ndarray) -> None:
+        if self.fixed_size and list(image.shape[2:]) != list(self.fixed_size):
+            raise ValueError(f"{self.model_dir} was exported for {self.fixed_size[0]}x{self.fixed_size[1]} inputs "
+                             f"only, got {image.shape[2]}x{image.shape[3]}; re-export without --size")
+        if not self.deploy.get("dynamic_batch", True) and image.shape[0] != self.deploy["inputs"]["image"]["shape"][0]:
+            raise ValueError(f"{self.model_dir} was exported for batch {self.deploy['inputs']['image']['shape'][0]}")
+
+    def infer(self, image, mask) -> np.ndarray:
+        """[N,3,H,W] image in [0,1] + [N,1,H,W] mask in {0,1} -> [N,3,H,W] result in [0,1] (numpy)."""
+        image, mask = _as_array(image), _as_array(mask)
+        self._check(image, mask)
+        return self._run(image, mask)
+
+    def _run(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def default_device() -> str:
+    """``gpu`` when this Paddle build has CUDA and sees a GPU, else ``cpu``."""
+    import paddle
+
+    if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
+        return "gpu"
+    return "cpu"
+
+
+class PaddlePredictor(_ExportedPredictor):
+    """An export folder run by ``paddle.inference`` (CPU with oneDNN by default, or GPU)."""
+
+    def __init__(self, model_dir: str, device: Optional[str] = None, use_mkldnn: bool = True,
+                 cpu_threads: int = 1, gpu_memory_mb: int = 512) -> None:
+        super().__init__(model_dir)
+        from paddle import inference
+
+        files = model_files(model_dir)
+        config = inference.Config(files["program"], files["params"])
+        self.device = device or default_device()
+        if self.device == "gpu":
+            config.enable_use_gpu(gpu_memory_mb, 0)
+        else:
+            config.disable_gpu()
+            config.set_cpu_math_library_num_threads(int(cpu_threads))
+            # Exports trace leaky ReLU as maximum (ppinpaint.export.export_friendly_ops), so the
+            # oneDNN conv + leaky_relu fuse pass that segfaults in Paddle 3.3.1 never sees one.
+            (config.enable_mkldnn if use_mkldnn else config.disable_mkldnn)()
+        self.use_mkldnn = bool(use_mkldnn) and self.device == "cpu"
+        config.disable_glog_info()
+        self.predictor = inference.create_predictor(config)
+        self.input_names = self.predictor.get_input_names()
+        self.output_name = self.predictor.get_output_names()[0]
+
+    def _run(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        for name, array in _feeds(self.input_names, image, mask).items():
+            handle = self.predictor.get_input_handle(name)
+            handle.reshape(list(array.shape))
+            handle.copy_from_cpu(array)
+        self.predictor.run()
+        return self.predictor.get_output_handle(self.output_name).copy_to_cpu()
+
+
+class OnnxPredictor(_ExportedPredictor):
+    """An export folder's ``model.onnx`` run by onnxruntime (CPU)."""
+
+    def __init__(self, model_dir: str, cpu_threads: int = 1) -> None:
+        super().__init__(model_dir)
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ImportError("onnxruntime is not installed: pip install 'ppinpaint[export]'") from None
+        path = os.path.join(model_dir, ONNX_FILE)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no {ONNX_FILE} in {model_dir} (export with --onnx)")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = int(cpu_threads)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # its unused-initializer notes are noise
+        self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def _run(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.session.run(None, _feeds(self.input_names, image, mask))[0]
+
+
+def load_predictor(model_dir: str, backend: str = "paddle", **options) -> _ExportedPredictor:
+    """``PaddlePredictor`` (``backend='paddle'``) or ``OnnxPredictor`` (``'onnx'``) for an export folder."""
+    if backend == "paddle":
+        return PaddlePredictor(model_dir, **options)
+    if backend == "onnx":
+        return OnnxPredictor(model_dir, **options)
+    raise ValueError(f"backend must be 'paddle' or 'onnx', got {backend!r}")
+
+
+def _run(args) -> int:
+    from .predict import predict_paths
+
+    options = {"cpu_threads": args.threads}
+    if args.backend == "paddle":
+        options.update(device=args.device, use_mkldnn=not args.no_mkldnn)
+    predictor = load_predictor(args.model_dir, args.backend, **options)
+    written = predict_paths(predictor, args.image, args.mask, args.output, concat=args.concat,
+                            soft_mask=args.soft_mask)
+    print(f"wrote {len(written)} result(s) to {args.output}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``deploy/infer.py`` / ``ppinpaint infer``: an exported model on images, as ``tools/predict.py``."""
+    import argparse
+
+    from .cli import _run as run_command
+
+    p = argparse.ArgumentParser(prog="infer", description="Run an exported model (tools/export.py) on images "
+                                "with Paddle Inference or onnxruntime; inputs and outputs as tools/predict.py.")
+    p.add_argument("--model-dir", required=True, help="export folder (model.json/.pdmodel, model.pdiparams, deploy.yml)")
+    p.add_argument("--image", required=True, help="an image or a folder of images")
+    p.add_argument("--mask", required=True, help="a mask (one for all images) or a folder paired by file stem")
+    p.add_argument("--output", required=True, help="folder for the results")
+    p.add_argument("--backend", default="paddle", choices=["paddle", "onnx"], help="default: %(default)s")
+    p.add_argument("--device", choices=["cpu", "gpu"], default=None, help="default: gpu when available")
+    p.add_argument("--no-mkldnn", action="store_true", help="CPU without oneDNN")
+    p.add_argument("--threads", type=int, default=1, help="CPU math threads (default %(default)s)")
+    p.add_argument("--concat", action="store_true", help="also write input | mask | output side by side")
+    p.add_argument("--soft-mask", action="store_true", help="keep fractional mask values (default: binarize at 0.5)")
+    return run_command(_run, p.parse_args(argv))

@@ -1,0 +1,166 @@
+"""Exported models (Paddle Inference with oneDNN, onnxruntime) against the eager models, per config."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+import yaml
+
+import ppinpaint
+from ppinpaint.data.io import read_image, write_image
+from ppinpaint.export import ExportError, export_model, export_onnx, read_deploy
+from ppinpaint.inference import OnnxPredictor, PaddlePredictor
+from ppinpaint.predict import predict_array
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# One entry per exportable model: quickstart config, tiny-width overrides, export arguments.
+# S2AM's mask rule depends on the feature sizes at trace time, so it exports at a fixed H x W.
+EXPORTABLE = {
+    "rainnet": ("configs/rainnet/quickstart.yml", ["model.generator.ngf=8"], {}),
+    "rainnet_in": ("configs/rainnet/quickstart_in.yml", ["model.generator.ngf=8"], {}),
+    "s2am": ("configs/s2am/quickstart.yml", ["model.generator.ngf=8"], {"size": (256, 256)}),
+}
+NOT_EXPORTABLE = {"csa": ("configs/csa/quickstart.yml", ["model.generator.ngf=4"])}
+
+
+def _batch(n: int, h: int = 256, w: int = 256, seed: int = 0):
+    """Random [0,1] images and a different rectangular hole per sample."""
+    rng = np.random.default_rng(seed)
+    image = rng.random((n, 3, h, w), dtype=np.float32)
+    mask = np.zeros((n, 1, h, w), np.float32)
+    for i in range(n):
+        top, left = rng.integers(0, h // 2), rng.integers(0, w // 2)
+        mask[i, :, top:top + h // 3 + 8 * i, left:left + w // 4] = 1.0
+    return image, mask
+
+
+def _eager(model, image, mask):
+    return model.infer(paddle.to_tensor(image), paddle.to_tensor(mask)).numpy()
+
+
+@pytest.fixture(scope="module", params=sorted(EXPORTABLE))
+def exported(request, tmp_path_factory):
+    config, opts, kwargs = EXPORTABLE[request.param]
+    paddle.seed(0)
+    model = ppinpaint.load_model(os.path.join(ROOT, config), opts=opts)
+    out = str(tmp_path_factory.mktemp(request.param))
+    export_model(model, out, config=config, **kwargs)
+    return request.param, model, out, kwargs
+
+
+def test_paddle_inference_matches_eager_with_onednn(exported):
+    name, model, out, kwargs = exported
+    deploy = read_deploy(out)
+    assert deploy["task"] == model.task and deploy["size_multiple"] == model.size_multiple
+    assert deploy["inputs"]["image"]["value_range"] == [0.0, 1.0] and deploy["dynamic_batch"]
+    predictor = PaddlePredictor(out, device="cpu", use_mkldnn=True)
+    assert predictor.use_mkldnn
+    image, mask = _batch(2)
+    eager = _eager(model, image, mask)
+    np.testing.assert_allclose(predictor.infer(image, mask), eager, atol=1e-4, rtol=0)
+    # batch 1 of the second sample: the batch axis is dynamic and samples do not mix
+    np.testing.assert_allclose(predictor.infer(image[1:], mask[1:]), eager[1:], atol=1e-4, rtol=0)
+    if "size" not in kwargs:  # dynamic H and W
+        image, mask = _batch(1, 256, 512, seed=1)
+        np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
+    else:
+        with pytest.raises(ValueError, match="exported for 256x256"):
+            predictor.infer(*_batch(1, 256, 512))
+
+
+def test_onnxruntime_matches_eager(exported, tmp_path):
+    pytest.importorskip("paddle2onnx")
+    pytest.importorskip("onnxruntime")
+    name, model, out, kwargs = exported
+    if name == "s2am":
+        # the S2AM block splits a stacked batch in two: paddle2onnx needs that axis static
+        with pytest.raises(ExportError, match="split"):
+            export_onnx(out)
+        out = str(tmp_path / "b1")
+        export_model(model, out, batch=1, **kwargs)
+    if name == "rainnet_in":
+        pytest.skip("same operators as rainnet")
+    export_onnx(out)
+    predictor = OnnxPredictor(out)
+    n = 1 if name == "s2am" else 2
+    image, mask = _batch(n)
+    np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("name", sorted(NOT_EXPORTABLE))
+def test_not_exportable_models_say_why(name, tmp_path):
+    config, opts = NOT_EXPORTABLE[name]
+    model = ppinpaint.build_model(os.path.join(ROOT, config), opts=opts)
+    with pytest.raises(ExportError, match="host"):
+        export_model(model, str(tmp_path))
+    assert not os.listdir(tmp_path)
+
+
+def test_export_and_infer_tools_match_predict(tmp_path):
+    """tools/export.py then deploy/infer.py on a folder: the same pixels as predict_array (±1 rounding)."""
+    config, opts, _ = EXPORTABLE["rainnet"]
+    paddle.seed(1)
+    model = ppinpaint.load_model(os.path.join(ROOT, config), opts=opts)
+    weights = tmp_path / "w.pdparams"
+    paddle.save(model.state_dict(), str(weights))
+    rng = np.random.default_rng(2)
+    for stem, (h, w) in {"a": (200, 300), "b": (256, 256)}.items():
+        write_image(str(tmp_path / "img" / f"{stem}.png"), rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        m = np.zeros((h, w), np.uint8)
+        m[40:120, 60:160] = 255
+        write_image(str(tmp_path / "msk" / f"{stem}_mask.png"), m)
+    run = lambda script, *args: subprocess.run(  # noqa: E731
+        [sys.executable, os.path.join(ROOT, script), *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+    proc = run("tools/export.py", "-c", config, *sum((["-o", o] for o in opts), []), "--weights", weights,
+               "--output", tmp_path / "export")
+    assert proc.returncode == 0, proc.stderr
+    proc = run("deploy/infer.py", "--model-dir", tmp_path / "export", "--image", tmp_path / "img",
+               "--mask", tmp_path / "msk", "--output", tmp_path / "out", "--concat")
+    assert proc.returncode == 0, proc.stderr
+    for stem in ("a", "b"):
+        got = read_image(str(tmp_path / "out" / f"{stem}.png")).astype(int)
+        want = predict_array(model, str(tmp_path / "img" / f"{stem}.png"), str(tmp_path / "msk" / f"{stem}_mask.png"))
+        assert got.shape == want.shape and np.abs(got - want).max() <= 1
+        assert os.path.isfile(tmp_path / "out" / f"{stem}_concat.png")
+    proc = run("deploy/infer.py", "--model-dir", tmp_path, "--image", tmp_path / "img", "--mask",
+               tmp_path / "msk", "--output", tmp_path / "out2")
+    assert proc.returncode == 2 and "no deploy.yml" in proc.stderr
+
+
+LEGACY_SCRIPT = """
+import sys, numpy as np, paddle
+out_dir = sys.argv[1]
+paddle.enable_static()
+with paddle.pir_utils.OldIrGuard():
+    main, startup = paddle.static.Program(), paddle.static.Program()
+    with paddle.static.program_guard(main, startup):
+        image = paddle.static.data("image", [None, 3, None, None], "float32")
+        mask = paddle.static.data("mask", [None, 1, None, None], "float32")
+        x = paddle.static.nn.conv2d(paddle.concat([image * (1 - mask), mask], axis=1), 8, 3, padding=1, act="relu")
+        fill = paddle.static.nn.conv2d(x, 3, 3, padding=1, act="sigmoid")
+        out = fill * mask + image * (1 - mask)
+    exe = paddle.static.Executor(paddle.CPUPlace())
+    exe.run(startup)
+    paddle.static.save_inference_model(out_dir + "/model", [image, mask], [out], exe, program=main)
+    rng = np.random.default_rng(0)
+    img = rng.random((2, 3, 24, 40), dtype=np.float32)
+    msk = (rng.random((2, 1, 24, 40)) > 0.5).astype(np.float32)
+    ref, = exe.run(main, feed={"image": img, "mask": msk}, fetch_list=[out])
+    np.savez(out_dir + "/ref.npz", image=img, mask=msk, out=ref)
+"""
+
+
+def test_legacy_pdmodel_loads(tmp_path):
+    """A legacy ``model.pdmodel`` program (old IR, what Paddle 2 exports wrote) runs in PaddlePredictor."""
+    proc = subprocess.run([sys.executable, "-c", LEGACY_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                          env=dict(os.environ, FLAGS_enable_pir_api="0"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert os.path.isfile(tmp_path / "model.pdmodel") and not os.path.isfile(tmp_path / "model.json")
+    with open(tmp_path / "deploy.yml", "w") as f:
+        yaml.safe_dump({"task": "inpainting", "size_multiple": 1, "min_size": 0}, f)
+    ref = np.load(tmp_path / "ref.npz")
+    predictor = PaddlePredictor(str(tmp_path), device="cpu")
+    np.testing.assert_allclose(predictor.infer(ref["image"], ref["mask"]), ref["out"], atol=1e-5, rtol=0)
