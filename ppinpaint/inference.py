@@ -64,7 +64,7 @@ def default_device() -> str:
 class PaddlePredictor(_ExportedPredictor):
     """An export folder run by ``paddle.inference`` (CPU with oneDNN by default, or GPU)."""
 
-    def __init__(self, model_dir: str, device: Optional[str] = None, use_mkldnn: bool = True,
+    def __init__(self, model_dir: str, device: Optional[str] = None, use_mkldnn: Optional[bool] = None,
                  cpu_threads: int = 1, gpu_memory_mb: int = 512) -> None:
         super().__init__(model_dir)
         from paddle import inference
@@ -72,6 +72,8 @@ class PaddlePredictor(_ExportedPredictor):
         files = model_files(model_dir)
         config = inference.Config(files["program"], files["params"])
         self.device = device or default_device()
+        if use_mkldnn is None:  # on unless export recorded that this graph crashes under oneDNN
+            use_mkldnn = bool(self.deploy.get("onednn", True))
         if self.device == "gpu":
             config.enable_use_gpu(gpu_memory_mb, 0)
         else:
@@ -132,7 +134,7 @@ def _run(args) -> int:
 
     options = {"cpu_threads": args.threads}
     if args.backend == "paddle":
-        options.update(device=args.device, use_mkldnn=not args.no_mkldnn)
+        options.update(device=args.device, use_mkldnn=False if args.no_mkldnn else None)
     predictor = load_predictor(args.model_dir, args.backend, **options)
     written = predict_paths(predictor, args.image, args.mask, args.output, concat=args.concat,
                             soft_mask=args.soft_mask)
@@ -154,7 +156,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--output", required=True, help="folder for the results")
     p.add_argument("--backend", default="paddle", choices=["paddle", "onnx"], help="default: %(default)s")
     p.add_argument("--device", choices=["cpu", "gpu"], default=None, help="default: gpu when available")
-    p.add_argument("--no-mkldnn", action="store_true", help="CPU without oneDNN")
+    p.add_argument("--no-mkldnn", action="store_true", help="CPU without oneDNN (default: on unless deploy.yml says onednn: false)")
     p.add_argument("--threads", type=int, default=1, help="CPU math threads (default %(default)s)")
     p.add_argument("--concat", action="store_true", help="also write input | mask | output side by side")
     p.add_argument("--soft-mask", action="store_true", help="keep fractional mask values (default: binarize at 0.5)")
