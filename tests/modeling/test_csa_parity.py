@@ -7,6 +7,14 @@ from csa_data import case, load
 from ppinpaint.modeling.generators.csa import CSAGenerator
 
 OUT_TOL = 1e-4
+# `center`, float32 only: four netG arrays at 1.2e-3..2.7e-3 of their max. Cause (measured against
+# the official code in float32 and float64, docs/models/csa.md): four ReLU inputs out of millions
+# lie within 1.3e-6 of zero, below the float32 rounding of the forward, and land on the other side
+# of the kink than in exact arithmetic. With those four masks taken from the float64 run, every
+# array is within 2.1e-4; in float64 our net equals the official to 5e-8 (test_netG_grads_float64).
+LOOSE_REL = 5e-3
+CENTER_KINK_KEYS = tuple("grad/netG.model.model.1.model.6.model.6." + k for k in (
+    "model.4.bias", "model.7.weight", "model.12.bias", "model.8.model.6.model.6.model.6.model.6.model.4.weight"))
 QUIRK_KEY = "grad/netP.model.model.0.weight"
 MEAN = paddle.to_tensor([2 * 123 / 255 - 1, 2 * 104 / 255 - 1, 2 * 117 / 255 - 1]).reshape([1, 3, 1, 1])
 
@@ -66,14 +74,16 @@ def _grads(net):
     return {k: p.grad.numpy() for k, p in net.named_parameters() if p.grad is not None}
 
 
-def _check_grads(z, grads, official_prefix, paddle_prefix, convert_name, rel=1e-3, skip=()):
+def _check_grads(z, grads, official_prefix, paddle_prefix, convert_name, rel=1e-3, skip=(), loose=()):
+    """Every ``grad/<official_prefix>.*`` array within ``rel`` of its max (``LOOSE_REL`` for ``loose`` keys)."""
     checked = 0
     for key in (k for k in z if k.startswith(f"grad/{official_prefix}.") and k not in skip):
         ours = grads[paddle_prefix + convert_name(key[len(f"grad/{official_prefix}."):])]
         ref = z[key]
         scale = np.abs(ref).max()
         diff = np.abs(ours - ref).max()
-        assert diff <= rel * scale + 1e-12, f"{key}: max diff {diff} vs max {scale}"
+        tol = LOOSE_REL if key in loose else rel
+        assert diff <= tol * scale + 1e-12, f"{key}: max diff {diff} vs max {scale}"
         checked += 1
     return checked
 
@@ -146,14 +156,42 @@ def test_losses_and_grads_official_mode(official, name):
     _loss_close(gen["G"], z["loss/G"], "G")
     gen["G"].backward()
     g = official.nets["generator"]
-    # netG at 5e-3: in `center` three of the seven arrays (the conv feeding the CSA layer and two
-    # norms of that block) are at 1.4e-3 to 2.7e-3 of their max; `irregular` is within 3e-4. The
-    # CSA layer's own backward equals the official bit for bit (test_csa_layer, and on this
-    # net's CSA input), so we attribute it to float noise: open item in docs/models/csa.md.
-    n += _check_grads(z, _grads(g), "netG", "refine.", _paddle_name(g.refine), rel=5e-3)
+    loose = CENTER_KINK_KEYS if name == "center" else ()
+    n += _check_grads(z, _grads(g), "netG", "refine.", _paddle_name(g.refine), loose=loose)
     n += _check_grads(z, _grads(g), "netP", "rough.", _paddle_name(g.rough), skip=(QUIRK_KEY,))
     assert n >= 8, f"only {n} gradient arrays checked"
     g.clear_gradients()
+
+
+@pytest.mark.parametrize("name", ["center", "irregular"])
+def test_netG_grads_float64(official, tmp_path, name):
+    """netG in float64 at the official netG input meets the 1e-3 rule on every array, `center` included.
+
+    Float64 takes the ReLU kinks out of float32 rounding's reach: what is left is the official
+    float32 run's own rounding (<= 1.2e-4 of the max against the official code in float64).
+    """
+    z = case(name)
+    image, mask = z["in/image"], z["in/mask"]
+    fake_p = z["out/fake_P"] if "out/fake_P" in z else z["out/fake_P_hole"]
+    # dG/dfake_B at the official values, from the float32 losses (as the float32 test).
+    fake_b = paddle.to_tensor(z["out/fake_B"], stop_gradient=False)
+    official.generator_losses(paddle.to_tensor(fake_p), fake_b, paddle.to_tensor(image))["G"].backward()
+    upstream = fake_b.grad.numpy().astype(np.float64)
+    for net in official.nets.values():
+        net.clear_gradients()
+    refine = load(str(tmp_path), "official").nets["generator"].refine
+    refine.to(dtype="float64")
+    # Official netG input: cat([Syn, A0]) with the official rough result in the hole.
+    middle = np.concatenate([fake_p * mask + image * (1 - mask), image * (1 - mask)], axis=1).astype(np.float64)
+    handle = refine.csa.register_forward_post_hook(
+        lambda layer, inputs, out: _at_official_values(out, {"csa_out": z["out/csa_out"].astype(np.float64)}, "csa_out"))
+    try:
+        out = refine(paddle.to_tensor(middle), paddle.to_tensor(mask.astype(np.float64)))
+    finally:
+        handle.remove()
+    out.backward(paddle.to_tensor(upstream))
+    grads = {k: p.grad.numpy() for k, p in refine.named_parameters() if p.grad is not None}
+    assert _check_grads(z, grads, "netG", "", _paddle_name(refine)) == 7
 
 
 @pytest.mark.parametrize("name", ["center", "irregular"])

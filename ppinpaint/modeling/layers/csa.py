@@ -99,7 +99,7 @@ def _put_columns(dst: np.ndarray, positions: np.ndarray, values: np.ndarray) -> 
 
 
 def _plan(feats: np.ndarray, hole: np.ndarray, clamp: bool) -> Optional[CSAPlan]:
-    """Search and recurrence of one sample (feats [C,HW] float32, hole [HW] bool); None = identity."""
+    """Search and recurrence of one sample (feats [C,HW] float32/64, hole [HW] bool); None = identity."""
     order, known = np.flatnonzero(hole), np.flatnonzero(~hole)
     # No hole: nothing to fill; no known position: nothing to borrow. Both leave x as it is.
     if order.size == 0 or known.size == 0:
@@ -118,7 +118,7 @@ def _plan(feats: np.ndarray, hole: np.ndarray, clamp: bool) -> Optional[CSAPlan]
 
 
 def _plans(feats: np.ndarray, hole: np.ndarray, clamp: bool) -> List[Optional[CSAPlan]]:
-    """One plan per sample: feats [N,C,HW] float32, hole [N,HW] bool (each sample its own mask)."""
+    """One plan per sample: feats [N,C,HW], hole [N,HW] bool (each sample its own mask)."""
     return [_plan(f, h, clamp) for f, h in zip(feats, hole)]
 
 
@@ -227,8 +227,10 @@ class CoherentSemanticAttention(nn.Layer):
         if list(feat_mask.shape) != [n, 1, h, w]:
             raise ValueError(f"CSA feat_mask must be [N,1,h,w] = {[n, 1, h, w]}, got {list(feat_mask.shape)}")
         hole = feat_mask.numpy().reshape(n, h * w) > 0.5
-        # The host-side maths runs in float32 whatever the autocast dtype; the cast keeps the gradient.
-        flat = (x if x.dtype == paddle.float32 else x.astype("float32")).reshape([n, c, h * w])
+        # The host-side maths runs in float32 for any autocast dtype (float64 stays float64); the
+        # cast keeps the gradient.
+        exact = x.dtype in (paddle.float32, paddle.float64)
+        flat = (x if exact else x.astype("float32")).reshape([n, c, h * w])
         out = _CSAFunction.apply(flat, hole, self.clamp, self.mode == "official", self.triple_weight)
         out = out.reshape([n, c, h, w])
         return out if out.dtype == x.dtype else out.astype(x.dtype)
