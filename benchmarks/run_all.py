@@ -1,0 +1,135 @@
+"""Every model's inference benchmark, eager and exported (Paddle Inference), as one Markdown table.
+
+Each (model, mode) runs in its own process so its peak RSS is its own; each prints JSON lines
+(benchmarks/common.py) and this script writes them as ``benchmarks/RESULTS.md``. The per-model
+scripts (bench_*.py) remain for layer and training-step detail.
+    PYTHONPATH=. python benchmarks/run_all.py            # official widths, 256² and 512², batch 1 and 8
+    PYTHONPATH=. python benchmarks/run_all.py --quick    # quickstart widths, small sizes, batch 1 (minutes)
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Dict, List
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# name: (official config, quickstart config + tiny overrides, quick sizes)
+MODELS = {
+    "s2am": ("configs/s2am/iharmony4_256.yml", ("configs/s2am/quickstart.yml", []), [256]),
+    "rainnet": ("configs/rainnet/iharmony4_256.yml", ("configs/rainnet/quickstart.yml", []), [256]),
+    "csa": ("configs/csa/places2_256.yml", ("configs/csa/quickstart.yml", []), [256]),
+    "deepfill_v1": ("configs/deepfill_v1/places2_256.yml", ("configs/deepfill_v1/quickstart.yml", []), [64, 128]),
+}
+MODES = ("eager", "paddle_inference")
+
+
+def _inputs(batch: int, size: int):
+    """Random [0,1] images with a centred square hole/foreground (as harmonization_bench.composites)."""
+    sys.path.insert(0, HERE)
+    from harmonization_bench import composites
+
+    image, mask = composites(batch, size)
+    return image.numpy(), mask.numpy()
+
+
+def run_one(name: str, mode: str, quick: bool, sizes: List[int], batches: List[int], repeat: int) -> None:
+    """Child process: time one model in one mode on every (size, batch); one JSON line each."""
+    sys.path[:0] = [HERE, ROOT]
+    import paddle
+
+    import ppinpaint
+    from common import emit, peak_rss_mb, time_call
+    from ppinpaint.export import NOT_EXPORTABLE, export_model
+    from ppinpaint.inference import PaddlePredictor
+
+    official, (config, opts), _ = MODELS[name]
+    model = ppinpaint.load_model(os.path.join(ROOT, config if quick else official), opts=opts if quick else None)
+    width = {k: v for k, v in model.nets["generator"].__dict__.items() if k in ("ngf", "cnum")}
+    common = {"model": name, "mode": mode, "config": config if quick else official}
+    if mode == "paddle_inference" and type(model).__name__ in NOT_EXPORTABLE:
+        emit({**common, "error": "not exportable"})
+        return
+    for size in sizes:
+        predictor, tmp = model, None
+        if mode == "paddle_inference":
+            tmp = tempfile.TemporaryDirectory()
+            # S2AM exports at a fixed H x W (docs/deploy.md); the others are dynamic anyway.
+            export_model(model, tmp.name, size=(size, size) if name == "s2am" else None)
+            predictor = PaddlePredictor(tmp.name, device="cpu")
+        for batch in batches:
+            image, mask = _inputs(batch, size)
+            if mode == "eager":
+                image, mask = paddle.to_tensor(image), paddle.to_tensor(mask)
+            fn = (lambda: predictor.infer(image, mask).numpy()) if mode == "eager" else (
+                lambda: predictor.infer(image, mask))
+            timing = time_call(fn, warmup=1, repeat=repeat)
+            emit({**common, **width, "size": size, "batch": batch, **timing,
+                  "images_per_s": 1000.0 * batch / timing["median_ms"], "peak_rss_mb": round(peak_rss_mb(), 1)})
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def table(records: List[Dict[str, object]], quick: bool) -> str:
+    """The Markdown table of all records."""
+    lines = ["# Benchmarks", "",
+             f"`python benchmarks/run_all.py{' --quick' if quick else ''}` — CPU, OMP_NUM_THREADS="
+             f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, Paddle Inference with oneDNN where deploy.yml allows; "
+             "random weights, latency = median of the repeats after one warm-up. Peak RSS is the process's "
+             "(export included for Paddle Inference).", "",
+             "| model | config | mode | size | batch | latency (ms) | throughput (img/s) | peak RSS (MiB) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        if "error" in r:
+            lines.append(f"| {r['model']} | `{r['config']}` | {r['mode']} | — | — | {r['error']} | — | — |")
+            continue
+        lines.append(f"| {r['model']} | `{r['config']}` | {r['mode']} | {r['size']}² | {r['batch']} | "
+                     f"{r['median_ms']:.1f} | {r['images_per_s']:.2f} | {r['peak_rss_mb']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: List[str] = None) -> int:
+    """Run every (model, mode) in a child process and write the table."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="quickstart widths, small sizes, batch 1, one repeat")
+    p.add_argument("--models", nargs="+", default=sorted(MODELS), choices=sorted(MODELS))
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    p.add_argument("--one", nargs=2, metavar=("MODEL", "MODE"), help=argparse.SUPPRESS)
+    p.add_argument("--sizes", type=int, nargs="+", default=None)
+    p.add_argument("--batches", type=int, nargs="+", default=None)
+    p.add_argument("--repeat", type=int, default=None)
+    args = p.parse_args(argv)
+    if args.one:
+        name = args.one[0]
+        sizes = args.sizes or (MODELS[name][2] if args.quick else [256, 512])
+        batches = args.batches or ([1] if args.quick else [1, 8])
+        run_one(name, args.one[1], args.quick, sizes, batches, args.repeat or (1 if args.quick else 3))
+        return 0
+    records = []
+    for name in args.models:
+        for mode in args.modes:
+            cmd = [sys.executable, os.path.abspath(__file__), "--one", name, mode] + (["--quick"] if args.quick else [])
+            for flag in ("sizes", "batches"):
+                if getattr(args, flag):
+                    cmd += [f"--{flag}", *map(str, getattr(args, flag))]
+            if args.repeat:
+                cmd += ["--repeat", str(args.repeat)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+            got = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+            if proc.returncode != 0 and not got:
+                got = [{"model": name, "mode": mode, "config": "", "error": f"failed (exit {proc.returncode})"}]
+            for r in got:
+                print(json.dumps(r, sort_keys=True), flush=True)
+            records += got
+    with open(args.output, "w", encoding="utf-8") as f:
+        f.write(table(records, args.quick))
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
