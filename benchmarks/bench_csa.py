@@ -5,7 +5,8 @@ official ngf 64). One JSON line per measurement (benchmarks/common.py).
 
 ``--official DIR`` also times the official ``CSA_model`` (KumapowerLIU/CSA-inpainting, an
 extracted tree; needs torch, which is never a ppinpaint dependency) in the same process on the
-same inputs: per repeat, one official call then one of ours, after a warm-up of each; medians.
+same inputs: per repeat, one official call then one of ours, after a warm-up of each, with the cyclic
+garbage collector off while timing (as timeit); medians.
 The thread count is the same for both (``OMP_NUM_THREADS``, default 1, also given to torch).
 Example:
     PYTHONPATH=. python benchmarks/bench_csa.py --channels 64 512 --official /tmp/CSA-inpainting --skip-net
@@ -16,6 +17,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -55,17 +57,24 @@ def load_official(root: str):
     return CSA_model, torch
 
 
-def time_interleaved(fns: Dict[str, Callable[[], object]], warmup: int = 1, repeat: int = 5) -> Dict[str, dict]:
+def time_interleaved(fns: Dict[str, Callable[[], object]], warmup: int = 1, repeat: int = 7) -> Dict[str, dict]:
     """Median and min ms of each function, called in turn each repeat (same machine state for all)."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append((time.perf_counter() - start) * 1000.0)
+    # As timeit does: no cyclic garbage collection inside the timed calls (the official layer
+    # leaves many objects behind, and a collection would land in whichever call comes next).
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            for name, fn in fns.items():
+                start = time.perf_counter()
+                fn()
+                times[name].append((time.perf_counter() - start) * 1000.0)
+    finally:
+        gc.enable()
     return {name: {"median_ms": statistics.median(t), "min_ms": min(t)} for name, t in times.items()}
 
 
@@ -125,7 +134,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, nargs="+", default=None, help="layer channels to time")
     parser.add_argument("--holes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--official", default=None, help="extracted official CSA-inpainting tree (needs torch)")
     parser.add_argument("--skip-net", action="store_true", help="time the layer only")
     args = parser.parse_args()
