@@ -16,7 +16,6 @@ with TF v1 (the paper's code) as the default:
 from typing import Optional, Tuple
 
 import paddle
-import paddle.nn.functional as F
 from paddle import nn
 
 from ...registry import NETWORKS
@@ -36,8 +35,12 @@ def _atrous(prefix: str, c: int):
 
 
 def _upsample(x: paddle.Tensor) -> paddle.Tensor:
-    # TF's aligned nearest x2 resize and torch's nearest x2 both repeat each pixel twice.
-    return F.interpolate(x, scale_factor=2, mode="nearest")
+    # TF's aligned nearest x2 resize and torch's nearest x2 both repeat each pixel twice. Written
+    # as stack + reshape: oneDNN inference cannot run an interpolate whose scale is an attribute,
+    # and onnxruntime rejects the Tile that repeat_interleave becomes.
+    x = paddle.stack([x, x], axis=4).reshape([0, 0, 0, -1])
+    width = x.shape[3] if paddle.in_dynamic_mode() else paddle.shape(x)[3]
+    return paddle.stack([x, x], axis=3).reshape([0, 0, -1, width])
 
 
 class CoarseGenerator(nn.Layer):
@@ -136,7 +139,7 @@ class DeepFillV1Generator(nn.Layer):
         """Masked image and mask -> (coarse, refined, flow image or None), images clipped to [-1,1]."""
         if x.ndim != 4 or x.shape[1] != 3 or mask.ndim != 4 or mask.shape[1] != 1:
             raise ValueError(f"DeepFill v1 needs x [N,3,H,W] and mask [N,1,H,W], got {x.shape} and {mask.shape}")
-        if min(x.shape[2:]) > 0 and (x.shape[2] % 8 or x.shape[3] % 8):   # -1: traced, size unknown
+        if paddle.in_dynamic_mode() and (x.shape[2] % 8 or x.shape[3] % 8):    # traced: size unknown
             raise ValueError(f"DeepFill v1 needs H and W that are multiples of 8, got {x.shape[2]}x{x.shape[3]}")
         mask = mask.astype(x.dtype)
         if self.channel_order == "bgr":

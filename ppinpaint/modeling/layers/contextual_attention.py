@@ -34,7 +34,6 @@ Differences from both official codes, on purpose:
 neuralgym ``resize``, ``align_corners=True``, index ``round(i (in-1)/(out-1))``) or ``torch``
 (daa233: index ``floor(i in/out)``); they pick different pixels.
 """
-import math
 from typing import Optional, Tuple
 
 import numpy as np
@@ -47,43 +46,58 @@ RESIZES = ("tf", "torch")
 FLOW_NORMS = ("sample", "running")
 
 
-def nearest_indices(in_size: int, out_size: int, mode: str) -> paddle.Tensor:
+def _dim(x: paddle.Tensor, axis: int):
+    """A dimension as an int in eager mode, as a 0-d tensor while tracing an export (size unknown)."""
+    return x.shape[axis] if paddle.in_dynamic_mode() else paddle.shape(x)[axis]
+
+
+def _as_tensor(v, dtype: str) -> paddle.Tensor:
+    return paddle.to_tensor(v, dtype=dtype) if isinstance(v, (int, float)) else v.astype(dtype)
+
+
+def nearest_indices(in_size, out_size, mode: str) -> paddle.Tensor:
     """Source index of each output pixel of a nearest-neighbour resize, TF (aligned) or torch."""
     i = paddle.arange(out_size, dtype="float32")
     if mode == "tf":
-        if out_size == 1:
-            return paddle.zeros([1], dtype="int64")
-        # TF computes the float32 product and rounds half away from zero (roundf).
-        scale = paddle.to_tensor((in_size - 1) / (out_size - 1), dtype="float32")
-        idx = paddle.floor(i * scale + 0.5)
+        # TF: roundf(i * float((in-1)/(out-1))), half away from zero; 0 when out == 1.
+        denom = paddle.maximum(_as_tensor(out_size, "float32") - 1.0, paddle.to_tensor(1.0))
+        idx = paddle.floor(i * ((_as_tensor(in_size, "float32") - 1.0) / denom) + 0.5)
     else:
-        idx = paddle.floor(i * (in_size / out_size))
-    return paddle.clip(idx, 0, in_size - 1).astype("int64")
+        idx = paddle.floor(i * (_as_tensor(in_size, "float32") / _as_tensor(out_size, "float32")))
+    return paddle.minimum(idx.astype("int64"), _as_tensor(in_size, "int64") - 1)
 
 
-def resize_nearest(x: paddle.Tensor, size: Tuple[int, int], mode: str) -> paddle.Tensor:
+def resize_nearest(x: paddle.Tensor, size, mode: str) -> paddle.Tensor:
     """Nearest-neighbour resize of an NCHW tensor to ``size`` under the ``tf`` or ``torch`` rule."""
-    h, w = x.shape[2], x.shape[3]
-    if (h, w) == tuple(size):
+    if paddle.in_dynamic_mode() and tuple(x.shape[2:]) == tuple(size):
         return x
-    x = paddle.gather(x, nearest_indices(h, size[0], mode), axis=2)
-    return paddle.gather(x, nearest_indices(w, size[1], mode), axis=3)
+    x = paddle.gather(x, nearest_indices(_dim(x, 2), size[0], mode), axis=2)
+    return paddle.gather(x, nearest_indices(_dim(x, 3), size[1], mode), axis=3)
+
+
+def zero_pad(x: paddle.Tensor, before: int, after: int) -> paddle.Tensor:
+    """Zero padding of H and W by concatenation: paddle2onnx's Pad leaves garbage in the border."""
+    for axis in (2, 3):
+        edge = paddle.zeros_like(x.slice([axis], [0], [1]))
+        x = paddle.concat([edge] * before + [x] + [edge] * after, axis=axis)
+    return x
 
 
 def extract_patches(x: paddle.Tensor, ksize: int, stride: int = 1) -> paddle.Tensor:
     """TF 'SAME' (zero) padded ``ksize`` patches at ``stride``: [N,C,H,W] -> [N, C*k*k, L].
 
-    Channel-major (c, ky, kx) order like ``unfold``; written as slices so it exports and
-    differentiates everywhere.
+    Channel-major (c, ky, kx) order like ``unfold``; written as slices whose bounds do not depend
+    on H and W (which must be multiples of ``stride``), so it exports with a dynamic size.
     """
-    n, c, h, w = x.shape
-    oh, ow = -(-h // stride), -(-w // stride)
-    pad_h = max((oh - 1) * stride + ksize - h, 0)
-    pad_w = max((ow - 1) * stride + ksize - w, 0)
-    x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
-    taps = [x[:, :, ky:ky + (oh - 1) * stride + 1:stride, kx:kx + (ow - 1) * stride + 1:stride]
-            for ky in range(ksize) for kx in range(ksize)]
-    return paddle.stack(taps, axis=2).reshape([n, c * ksize * ksize, oh * ow])
+    c = x.shape[1]
+    total = ksize - stride
+    x = zero_pad(x, total // 2, total - total // 2)
+
+    def end(k: int):
+        return -(ksize - 1 - k) if ksize - 1 - k else None
+
+    taps = [x[:, :, ky:end(ky):stride, kx:end(kx):stride] for ky in range(ksize) for kx in range(ksize)]
+    return paddle.stack(taps, axis=2).reshape([0, c * ksize * ksize, -1])
 
 
 class ContextualAttention(nn.Layer):
@@ -108,10 +122,6 @@ class ContextualAttention(nn.Layer):
         self.softmax_scale, self.fuse = float(softmax_scale), bool(fuse)
         self.patch_norm, self.resize, self.flow_norm = patch_norm, resize, flow_norm
         self.chunk_mib = float(chunk_mib)
-        # col2im of the 2r x 2r raw patches at stride r, as a transposed convolution with fixed
-        # one-hot weights and one group per channel: no per-sample kernel, so the batch stays free.
-        k = 2 * self.rate
-        self.register_buffer("_col2im", paddle.eye(k * k).reshape([k * k, 1, k, k]), persistable=False)
 
     # ---- steps -----------------------------------------------------------------------
     def _normalise(self, w: paddle.Tensor) -> paddle.Tensor:
@@ -120,18 +130,19 @@ class ContextualAttention(nn.Layer):
             return w / paddle.maximum(paddle.sqrt((w * w).sum(axis=1, keepdim=True)), paddle.to_tensor(1e-4))
         return w / paddle.sqrt((w * w + 1e-4).sum(axis=1, keepdim=True))
 
-    def _valid_patches(self, mask: Optional[paddle.Tensor], n: int, feat: Tuple[int, int],
-                       grid: Tuple[int, int]) -> paddle.Tensor:
-        """[N, L, 1] float: 1 where the background patch holds no hole pixel."""
+    def _valid_patches(self, mask: Optional[paddle.Tensor], like: paddle.Tensor, feat, grid) -> paddle.Tensor:
+        """[N, L, 1] float: 1 where the background patch holds no hole pixel (all 1 without a mask)."""
         if mask is None:
-            return paddle.ones([n, grid[0] * grid[1], 1])
+            mask = paddle.zeros_like(like[:, :1])
         mask = mask.astype("float32")
         if self.resize == "tf":
             # TF v1 resizes the mask to the feature map (resize_mask_like), then by 1/rate.
             mask = resize_nearest(resize_nearest(mask, feat, "tf"), grid, "tf")
         else:
             mask = resize_nearest(mask, grid, "torch")
-        m = extract_patches(mask, self.ksize).mean(axis=1)
+        # Official: mean over the window == 0; a sum is the same test for a non-negative mask, and
+        # oneDNN inference crashes on this reduce_mean (Paddle 3.3.1).
+        m = extract_patches(mask, self.ksize).sum(axis=1)
         return (m == 0.0).astype("float32").unsqueeze(-1)
 
     def _shift_fuse(self, s: paddle.Tensor, valid: paddle.Tensor) -> paddle.Tensor:
@@ -144,9 +155,12 @@ class ContextualAttention(nn.Layer):
             out = out + ahead * valid[d] + behind * valid[-d]
         return out
 
-    def _fused_scores(self, wn_t: paddle.Tensor, x: paddle.Tensor, grid: Tuple[int, int],
-                      rows: Tuple[int, int]) -> paddle.Tensor:
-        """Fused scores [N, L, P_chunk] for the foreground raster rows ``rows`` = [r0, r1)."""
+    def _fused_scores(self, wn_t: paddle.Tensor, x: paddle.Tensor, grid, rows, whole: bool) -> paddle.Tensor:
+        """Fused scores [N, L, P_chunk] for the foreground raster rows ``rows`` = [r0, r1).
+
+        Index arithmetic is done with tensor ops so that the same code traces with an unknown
+        grid size (``whole``: one chunk of all rows, as an exported graph runs it).
+        """
         gh, gw = grid
         p_all = gh * gw
         r0, r1 = rows
@@ -156,33 +170,34 @@ class ContextualAttention(nn.Layer):
         # The raster-order fuse reaches `half` columns across a row edge, the column-major one
         # `half` rows up and down, wrapping from the last row to the first (next column): scores
         # of a cyclic halo of 2*half rows around the chunk are enough.
-        n_rows = r1 - r0 + 4 * half
-        start = (r0 - 2 * half) % gh if n_rows < gh else 0
-        n_rows = min(n_rows, gh)
-        j = np.arange(n_rows * gw)
-        q = ((start + j // gw) % gh) * gw + j % gw                        # raster index of each column
-        s = paddle.bmm(wn_t, paddle.gather(x, paddle.to_tensor(q), axis=2))
-        valid = {d: paddle.to_tensor(((q + d >= 0) & (q + d < p_all)).astype("float32"))
-                 for d in range(-half, half + 1) if d}
+        if whole or r1 - r0 + 4 * half >= gh:
+            start, q = 0, paddle.arange(p_all, dtype="int64")
+            s = paddle.bmm(wn_t, x)
+        else:
+            start = (r0 - 2 * half) % gh
+            j = paddle.arange((r1 - r0 + 4 * half) * gw, dtype="int64")
+            q = ((start + j // gw) % gh) * gw + j % gw                    # raster index of each column
+            s = paddle.bmm(wn_t, paddle.gather(x, q, axis=2))
+        valid = {d: ((q + d >= 0) & (q + d < p_all)).astype("float32") for d in range(-half, half + 1) if d}
         s1 = self._shift_fuse(s, valid)
 
         # Column-major fuse: index c = col*gh + row, shifted by e, both for l (all) and p (chunk).
-        def colmajor_shift(raster: np.ndarray, e: int) -> Tuple[np.ndarray, np.ndarray]:
+        def colmajor_shift(raster: paddle.Tensor, e: int):
             c = (raster % gw) * gh + raster // gw + e
-            ok = (c >= 0) & (c < p_all)
-            c = np.clip(c, 0, p_all - 1)
+            ok = ((c >= 0) & (c < p_all)).astype("float32")
+            c = c % p_all          # out-of-range indices are gated off by `ok`; keep them in range
             return (c % gh) * gw + c // gh, ok
 
-        p = np.arange(r0 * gw, r1 * gw)
-        l_idx = np.arange(p_all)
+        p = paddle.arange(r0 * gw, r1 * gw, dtype="int64")
+        l_idx = paddle.arange(p_all, dtype="int64")
         out = None
         for e in range(-half, half + 1):
             pq, p_ok = colmajor_shift(p, e)
             pos = ((pq // gw - start) % gh) * gw + pq % gw                 # column of pq in s1
             lq, l_ok = colmajor_shift(l_idx, e)
-            term = paddle.gather(paddle.gather(s1, paddle.to_tensor(pos), axis=2), paddle.to_tensor(lq), axis=1)
-            gate = paddle.to_tensor((l_ok[:, None] & p_ok[None, :]).astype("float32"))
-            out = term * gate if out is None else out + term * gate
+            term = paddle.gather(paddle.gather(s1, pos, axis=2), lq, axis=1)
+            term = term * l_ok.unsqueeze(1) * p_ok.unsqueeze(0)
+            out = term if out is None else out + term
         return out
 
     def _chunk_rows(self, n: int, grid: Tuple[int, int]) -> int:
@@ -196,11 +211,12 @@ class ContextualAttention(nn.Layer):
                 return_flow: bool = False) -> Tuple[paddle.Tensor, Optional[paddle.Tensor]]:
         """y [N,C,H,W] (and the offset flow image [N,3,Hm,Wm] in [0,1] when ``return_flow``)."""
         b = f if b is None else b
-        if f.ndim != 4 or f.shape != b.shape:
+        eager = paddle.in_dynamic_mode()      # checks need concrete sizes; a traced graph has none
+        c, r = f.shape[1], self.rate
+        h, w = _dim(f, 2), _dim(f, 3)
+        if eager and (f.ndim != 4 or f.shape != b.shape):
             raise ValueError(f"ContextualAttention needs f and b of one NCHW shape, got {f.shape} and {b.shape}")
-        n, c, h, w = f.shape
-        r = self.rate
-        if h % r or w % r:
+        if eager and (h % r or w % r):
             raise ValueError(f"feature size {h}x{w} must be a multiple of the attention rate {r}")
         grid = (h // r, w // r)
         raw = extract_patches(b, 2 * r, stride=r)                        # [N, C*(2r)^2, L]
@@ -208,22 +224,28 @@ class ContextualAttention(nn.Layer):
         b_s = f_s if b is f else resize_nearest(b, grid, self.resize)
         wn_t = self._normalise(extract_patches(b_s, self.ksize)).transpose([0, 2, 1])   # [N, L, C*k*k]
         x = extract_patches(f_s, self.ksize)                               # [N, C*k*k, P]
-        valid = self._valid_patches(mask, n, (h, w), grid)                 # [N, L, 1]
+        valid = self._valid_patches(mask, f_s, (h, w), grid)              # [N, L, 1]
 
-        step = self._chunk_rows(n, grid)
+        step = self._chunk_rows(f.shape[0], grid) if eager else grid[0]
         cols, offsets = [], []
-        for r0 in range(0, grid[0], step):
-            scores = self._fused_scores(wn_t, x, grid, (r0, min(r0 + step, grid[0])))
+        for r0 in range(0, grid[0], step) if eager else [0]:
+            rows = (r0, min(r0 + step, grid[0])) if eager else (0, grid[0])
+            scores = self._fused_scores(wn_t, x, grid, rows, whole=not eager)
             attn = F.softmax(scores * valid * self.softmax_scale, axis=1) * valid
             cols.append(paddle.bmm(raw, attn))
             if return_flow:
                 offsets.append(paddle.argmax(attn.detach(), axis=1))
         cols = cols[0] if len(cols) == 1 else paddle.concat(cols, axis=2)
-        cols = cols.reshape([n, c * 4 * r * r, grid[0], grid[1]])
-        # TF 'SAME' transposed convolution of a 2r kernel at stride r crops r/2 on each side.
-        y = F.conv2d_transpose(cols, self._col2im.tile([c, 1, 1, 1]), stride=r, padding=r // 2, groups=c) / 4.0
+        cols = cols.reshape([0, c * 4 * r * r, grid[0], grid[1]])
+        # col2im of the 2r x 2r raw patches at stride r, as a transposed convolution with fixed one-hot
+        # weights, one group per channel: no per-sample kernel, so the batch stays free. TF 'SAME'
+        # for a 2r kernel at stride r crops r/2 on each side.
+        k = 2 * r
+        one_hot = paddle.to_tensor(np.tile(np.eye(k * k, dtype=np.float32), (c, 1)).reshape(c * k * k, 1, k, k))
+        y = F.conv2d_transpose(cols, one_hot, stride=r, padding=r // 2, groups=c) / 4.0
         flow = None
         if return_flow:
+            n = f.shape[0]
             idx = paddle.concat(offsets, axis=1).numpy().reshape([n, grid[0], grid[1]])
             flow = flow_image(attention_offsets(idx), self.flow_norm)
             scale = (mask.shape[2] // grid[0]) if mask is not None else r

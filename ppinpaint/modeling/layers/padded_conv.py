@@ -48,19 +48,19 @@ class PaddedConv2D(nn.Layer):
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.ksize, self.stride, self.dilation = ksize, stride, dilation
         self.padding, self.activation = padding, activation
-        self.conv = nn.Conv2D(in_channels, out_channels, ksize, stride, padding=0, dilation=dilation)
+        # Zero paddings are the convolution's own (exports cleanly to ONNX); TF 'SAME' is fixed
+        # for even inputs, which is all these nets see (images are multiples of 8).
+        p = dilation * (ksize - 1) // 2
+        pads = 0 if padding == "symmetric" else [p, p, p, p] if padding == "zero" else \
+            list(tf_same_pads(-1, ksize, stride, dilation)) * 2
+        self.conv = nn.Conv2D(in_channels, out_channels, ksize, stride, padding=pads, dilation=dilation)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         """Pad, convolve, activate."""
-        p = self.dilation * (self.ksize - 1) // 2
         if self.padding == "symmetric":
-            x = symmetric_pad(x, p)
-        elif self.padding == "zero":
-            x = F.pad(x, [p, p, p, p])
-        else:
-            top, bottom = tf_same_pads(x.shape[2], self.ksize, self.stride, self.dilation)
-            left, right = tf_same_pads(x.shape[3], self.ksize, self.stride, self.dilation)
-            x = F.pad(x, [left, right, top, bottom])
+            x = symmetric_pad(x, self.dilation * (self.ksize - 1) // 2)
+        elif self.padding == "tf_same" and paddle.in_dynamic_mode() and (x.shape[2] % 2 or x.shape[3] % 2):
+            raise ValueError(f"tf_same padding is fixed for even inputs, got {x.shape[2]}x{x.shape[3]}")
         x = self.conv(x)
         if self.activation == "elu":
             return F.elu(x)
