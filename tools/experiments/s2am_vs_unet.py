@@ -46,14 +46,13 @@ def composite_scores(dataset) -> Dict[str, float]:
     return {k: metric.result()[k] for k in KEYS}
 
 
-def run(name: str, args, writer) -> List[Dict[str, float]]:
-    """Train one method for the budget; one evaluation row per epoch (epoch 0 = untrained)."""
+def train_variant(name: str, config: str, overrides: List[str], log_keys: List[str], args,
+                  writer) -> List[Dict[str, float]]:
+    """Train one config for the budget by ``model.train_step``; one evaluation row per epoch (0 = untrained)."""
     paddle.seed(args.seed)
-    cfg = Config(CONFIGS[name], [f"model.generator.ngf={args.ngf}", f"train_dataset.length={args.train_items}",
-                                 f"val_dataset.length={args.val_items}"])
+    cfg = Config(config, overrides + [f"train_dataset.length={args.train_items}", f"val_dataset.length={args.val_items}"])
     model = ppinpaint.build_model(cfg)
-    optimizers, _ = build_optimizers(cfg["optimizers"], model.nets, cfg.origin)
-    model.attach(optimizers)
+    model.attach(build_optimizers(cfg["optimizers"], model.nets, cfg.origin)[0])
     train_set = build(cfg["train_dataset"], DATASETS, where="train_dataset", origin=cfg.origin)
     val_set = build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)
     metrics = build_metrics([], model.task)
@@ -70,40 +69,50 @@ def run(name: str, args, writer) -> List[Dict[str, float]]:
         for i in range(args.steps):
             pick = np.take(order, range(i * args.batch, (i + 1) * args.batch), mode="wrap")
             losses = model.train_step(batch_of(train_set, pick, args.seed + epoch), step)
-            writer.add_scalar(f"{name}/train_mse", float(losses["mse"]), step)
+            for key in log_keys:
+                writer.add_scalar(f"{name}/train_{key}", float(losses[key]), step)
             step += 1
         row = {"epoch": epoch, "seconds": time.time() - start, **score()}
         for key in KEYS:
             writer.add_scalar(f"{name}/val_{key}", row[key], epoch)
-        print(f"{name:5s} epoch {epoch}: fMSE {row['fmse']:8.2f}  PSNR {row['psnr']:6.2f} dB  ({row['seconds']:.0f} s)",
+        print(f"{name:8s} epoch {epoch}: fMSE {row['fmse']:8.2f}  PSNR {row['psnr']:6.2f} dB  ({row['seconds']:.0f} s)",
               flush=True)
         rows.append(row)
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--steps", type=int, default=30, help="training steps per epoch")
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--ngf", type=int, default=16)
-    parser.add_argument("--train-items", type=int, default=64)
-    parser.add_argument("--val-items", type=int, default=16)
+def run(name: str, args, writer) -> List[Dict[str, float]]:
+    """S2AD, S2ASC or the plain U-Net at width ``--ngf``."""
+    return train_variant(name, CONFIGS[name], [f"model.generator.ngf={args.ngf}"], ["mse"], args, writer)
+
+
+def compare_main(doc: str, configs: Dict[str, dict], run, **defaults) -> None:
+    """Command line shared by the harmonization comparisons: train each config by ``run``, report."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=defaults["epochs"])
+    parser.add_argument("--steps", type=int, default=defaults["steps"], help="training steps per epoch")
+    parser.add_argument("--batch", type=int, default=defaults["batch"])
+    parser.add_argument("--ngf", type=int, default=16, help="network width")
+    parser.add_argument("--train-items", type=int, default=defaults["train_items"])
+    parser.add_argument("--val-items", type=int, default=defaults["val_items"])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="output/experiments/s2am_vs_unet")
+    parser.add_argument("--out", default=defaults["out"])
     args = parser.parse_args()
     from visualdl import LogWriter
 
     os.makedirs(args.out, exist_ok=True)
-    ppinpaint.build_model(CONFIGS["s2ad"])   # registers every component before the datasets are built
-    cfg = Config(CONFIGS["s2ad"], [f"val_dataset.length={args.val_items}"])
+    first = next(iter(configs.values()))
+    ppinpaint.build_model(first)   # registers every component before the datasets are built
+    cfg = Config(first, [f"val_dataset.length={args.val_items}"])
     reference = composite_scores(build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin))
     print(f"composite (no harmonization): fMSE {reference['fmse']:.2f}  PSNR {reference['psnr']:.2f} dB")
     results = {}
     with LogWriter(logdir=os.path.join(args.out, "vdl")) as writer:
-        for name in CONFIGS:
+        for name in configs:
             results[name] = run(name, args, writer)
     write_report(args.out, vars(args), reference, results)
 
+
 if __name__ == "__main__":
-    main()
+    compare_main(__doc__, CONFIGS, run, epochs=10, steps=30, batch=4, train_items=64, val_items=16,
+                 out="output/experiments/s2am_vs_unet")
