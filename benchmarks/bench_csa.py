@@ -5,8 +5,9 @@ official ngf 64). One JSON line per measurement (benchmarks/common.py).
 
 ``--official DIR`` also times the official ``CSA_model`` (KumapowerLIU/CSA-inpainting, an
 extracted tree; needs torch, which is never a ppinpaint dependency) in the same process on the
-same inputs: per repeat, one official call then one of ours, after a warm-up of each, with the cyclic
-garbage collector off while timing (as timeit); medians.
+same inputs: the two take turns, each turn a ~100 ms block of back-to-back calls (``--block-ms``;
+0 alternates single calls), after a warm-up, with the cyclic garbage collector off while timing
+(as timeit); medians of the per-call times.
 The thread count is the same for both (``OMP_NUM_THREADS``, default 1, also given to torch).
 Example:
     PYTHONPATH=. python benchmarks/bench_csa.py --channels 64 512 --official /tmp/CSA-inpainting --skip-net
@@ -57,11 +58,24 @@ def load_official(root: str):
     return CSA_model, torch
 
 
-def time_interleaved(fns: Dict[str, Callable[[], object]], warmup: int = 1, repeat: int = 7) -> Dict[str, dict]:
-    """Median and min ms of each function, called in turn each repeat (same machine state for all)."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
+def time_interleaved(fns: Dict[str, Callable[[int], object]], warmup: int = 1, repeat: int = 9,
+                     block_ms: float = 100.0) -> Dict[str, dict]:
+    """Per-call median and min ms of each ``fn(call_index)``, the functions taking turns each repeat.
+
+    Each turn is a block of back-to-back calls lasting about ``block_ms`` (one call of the slow
+    official, tens of ours), timed as a whole: every function is measured in its own steady state,
+    and machine-load drift hits all alike because the blocks alternate. ``block_ms`` 0 alternates
+    single calls, which charges the short call with the cold start left by the long one (measured
+    here: ~1 ms after any 100 ms of other work, even a sleep).
+    """
+    first, calls = {}, {name: 0 for name in fns}
+    for name, fn in fns.items():
+        for _ in range(warmup):
+            start = time.perf_counter()
+            fn(calls[name])
+            calls[name] += 1
+            first[name] = (time.perf_counter() - start) * 1000.0
+    loops = {name: max(1, int(block_ms / max(ms, 1e-3))) for name, ms in first.items()}
     times = {name: [] for name in fns}
     # As timeit does: no cyclic garbage collection inside the timed calls (the official layer
     # leaves many objects behind, and a collection would land in whichever call comes next).
@@ -71,48 +85,58 @@ def time_interleaved(fns: Dict[str, Callable[[], object]], warmup: int = 1, repe
         for _ in range(repeat):
             for name, fn in fns.items():
                 start = time.perf_counter()
-                fn()
-                times[name].append((time.perf_counter() - start) * 1000.0)
+                for _ in range(loops[name]):
+                    fn(calls[name])
+                    calls[name] += 1
+                times[name].append((time.perf_counter() - start) * 1000.0 / loops[name])
     finally:
         gc.enable()
-    return {name: {"median_ms": statistics.median(t), "min_ms": min(t)} for name, t in times.items()}
+    return {name: {"median_ms": statistics.median(t), "min_ms": min(t), "calls_per_block": loops[name]}
+            for name, t in times.items()}
+
+
+INPUTS = 8  # distinct inputs cycled through, 16 MB at 512 channels: no call finds its data in cache
 
 
 def layer_runs(channels: int, mask: np.ndarray, backward: bool, official_cls, torch, rng) -> Dict[str, Callable]:
-    """Callables for our layer (and the official one at batch 1) on the same input and upstream gradient."""
+    """Callables ``fn(i)`` for our layer (and the official one at batch 1) on the same i-th input and gradient."""
     batch = mask.shape[0]
     # Non-negative features, like the post-conv features the layer sees in practice.
-    x = np.abs(rng.standard_normal((batch, channels, 32, 32))).astype(np.float32)
-    grad = rng.standard_normal(x.shape).astype(np.float32)
+    xs = [np.abs(rng.standard_normal((batch, channels, 32, 32))).astype(np.float32) for _ in range(INPUTS)]
+    grads = [rng.standard_normal(x.shape).astype(np.float32) for x in xs]
     layer = CoherentSemanticAttention("official")
     feat_mask = csa_feature_mask(paddle.to_tensor(mask))
-    ours_x, ours_g = paddle.to_tensor(x, stop_gradient=not backward), paddle.to_tensor(grad)
+    ours_x = [paddle.to_tensor(x, stop_gradient=not backward) for x in xs]
+    ours_g = [paddle.to_tensor(g) for g in grads]
 
-    def ours():
+    def ours(i):
+        x = ours_x[i % INPUTS]
         if not backward:
             with paddle.no_grad():
-                return layer(ours_x, feat_mask), None
-        ours_x.clear_gradient(False)
-        out = layer(ours_x, feat_mask)
-        out.backward(ours_g)
-        return out, ours_x.grad
+                return layer(x, feat_mask), None
+        x.clear_gradient(False)
+        out = layer(x, feat_mask)
+        out.backward(ours_g[i % INPUTS])
+        return out, x.grad
 
     runs = {"ours": ours}
     if official_cls is not None and batch == 1:
         official = official_cls(5 / 16, 1, 1, 1, 1, 1)
         official.set_mask(torch.tensor(mask).byte(), 3, 5 / 16)
-        off_x, off_g = torch.tensor(x, requires_grad=backward), torch.tensor(grad)
+        off_x = [torch.tensor(x, requires_grad=backward) for x in xs]
+        off_g = [torch.tensor(g) for g in grads]
 
-        def run_official():
+        def run_official(i):
             # Steady state of the official training loop: the mask indices are cached after the
             # first call (fixed_mask), so only the layer itself is timed.
+            x = off_x[i % INPUTS]
             if not backward:
                 with torch.no_grad():
-                    return official(off_x), None
-            off_x.grad = None
-            out = official(off_x)
-            out.backward(off_g)
-            return out, off_x.grad
+                    return official(x), None
+            x.grad = None
+            out = official(x)
+            out.backward(off_g[i % INPUTS])
+            return out, x.grad
         runs["official"] = run_official
     return runs
 
@@ -121,7 +145,7 @@ def max_diff(runs: Dict[str, Callable]) -> Optional[Dict[str, float]]:
     """Max abs differences of output and input gradient, ours vs official (honesty check of the timing)."""
     if "official" not in runs:
         return None
-    ours, official = runs["ours"](), runs["official"]()
+    ours, official = runs["ours"](0), runs["official"](0)
     diff = {"out_max_abs_diff": float(np.abs(ours[0].numpy() - official[0].detach().numpy()).max())}
     if ours[1] is not None:
         diff["grad_max_abs_diff"] = float(np.abs(ours[1].numpy() - official[1].numpy()).max())
@@ -135,6 +159,8 @@ def main() -> None:
     parser.add_argument("--holes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--block-ms", type=float, default=100.0,
+                        help="length of each function's turn; 0 alternates single calls")
     parser.add_argument("--official", default=None, help="extracted official CSA-inpainting tree (needs torch)")
     parser.add_argument("--skip-net", action="store_true", help="time the layer only")
     args = parser.parse_args()
@@ -148,10 +174,11 @@ def main() -> None:
                 holes_at_32 = int(csa_feature_mask(paddle.to_tensor(mask[:1])).sum())
                 for backward in (False, True):
                     runs = layer_runs(channels, mask, backward, official_cls, torch, rng)
-                    timing = time_interleaved(runs, repeat=args.repeat)
+                    timing = time_interleaved(runs, repeat=args.repeat, block_ms=args.block_ms)
                     record = {"model": "csa", "what": "csa_layer_fwd_bwd" if backward else "csa_layer_fwd",
                               "channels": channels, "hole": hole, "batch": batch, "holes_at_32": holes_at_32,
-                              "threads": threads, **{f"ours_{k}": v for k, v in timing["ours"].items()}}
+                              "threads": threads, "block_ms": args.block_ms,
+                              **{f"ours_{k}": v for k, v in timing["ours"].items()}}
                     if "official" in timing:
                         record.update({f"official_{k}": v for k, v in timing["official"].items()})
                         record["speedup"] = timing["official"]["median_ms"] / timing["ours"]["median_ms"]

@@ -184,23 +184,26 @@ class _CSAFunction(PyLayer):
     """
 
     @staticmethod
-    def forward(ctx, flat: paddle.Tensor, hole: np.ndarray, clamp: bool, official: bool,
+    def forward(ctx, x: paddle.Tensor, hole: np.ndarray, clamp: bool, official: bool,
                 triple_weight: float) -> paddle.Tensor:
-        feats = _host(flat)
+        # [N,C,h,w] -> [N,C,HW] as numpy views: no Paddle reshape ops (nor their backward nodes).
+        feats = _host(x)
+        feats = feats.reshape(feats.shape[0], feats.shape[1], -1)
         ctx.plans = _plans(feats, hole, clamp)
         ctx.official, ctx.triple_weight = official, triple_weight
-        return _device(_fill(feats, ctx.plans))
+        return _device(_fill(feats, ctx.plans).reshape(x.shape))
 
     @staticmethod
     def backward(ctx, grad: paddle.Tensor):
         g = _host(grad)
+        g = g.reshape(g.shape[0], g.shape[1], -1)
         if not ctx.official:
-            return _device(_transpose_fill(g, ctx.plans, truncate=False))
+            return _device(_transpose_fill(g, ctx.plans, truncate=False).reshape(grad.shape))
         # Official W^T g on positions: g @ trunc(A) in this layout, plus g itself.
         grad_in = _transpose_fill(g, ctx.plans, truncate=True)
         grad_in *= np.float32(ctx.triple_weight)
         grad_in += g
-        return _device(grad_in)
+        return _device(grad_in.reshape(grad.shape))
 
 
 class CoherentSemanticAttention(nn.Layer):
@@ -226,11 +229,9 @@ class CoherentSemanticAttention(nn.Layer):
         n, c, h, w = x.shape
         if list(feat_mask.shape) != [n, 1, h, w]:
             raise ValueError(f"CSA feat_mask must be [N,1,h,w] = {[n, 1, h, w]}, got {list(feat_mask.shape)}")
-        hole = feat_mask.numpy().reshape(n, h * w) > 0.5
-        # The host-side maths runs in float32 for any autocast dtype (float64 stays float64); the
-        # cast keeps the gradient.
-        exact = x.dtype in (paddle.float32, paddle.float64)
-        flat = (x if exact else x.astype("float32")).reshape([n, c, h * w])
-        out = _CSAFunction.apply(flat, hole, self.clamp, self.mode == "official", self.triple_weight)
-        out = out.reshape([n, c, h, w])
-        return out if out.dtype == x.dtype else out.astype(x.dtype)
+        hole = _host(feat_mask).reshape(n, h * w) > 0.5
+        if x.dtype in (paddle.float32, paddle.float64):
+            return _CSAFunction.apply(x, hole, self.clamp, self.mode == "official", self.triple_weight)
+        # The host-side maths runs in float32 for any autocast dtype; the casts keep the gradient.
+        out = _CSAFunction.apply(x.astype("float32"), hole, self.clamp, self.mode == "official", self.triple_weight)
+        return out.astype(x.dtype)
