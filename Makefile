@@ -1,6 +1,6 @@
 # Each target installs what it needs first, so it works on a fresh machine.
 PYTHON ?= python
-CONFIG ?= configs/s2am/quickstart.yml
+CONFIG ?= configs/deepfill_v1/quickstart.yml
 
 .PHONY: install install-dev quickstart test test-fast
 
