@@ -11,8 +11,8 @@ next one mixes the previous generated feature with its own best match (Eq. 3-4):
 
 The official ``CSAFunction`` runs this as a Python double loop over all 32x32 positions per
 sample, builds a Conv2d inside the loop and syncs with the host at every step. Here, per sample:
-one matrix product gives the raw similarities of the hole features with every feature
-(``R = X_hole^T X``); every ``out_t`` is a combination of the distinct best matches ``c_u``, so
+one matrix product gives the raw similarities of the hole features with the known ones
+(``R = X_hole^T X_known``); every ``out_t`` is a combination of the distinct best matches ``c_u``, so
 ``s_t = sum_u a_{t-1,u} R[t, c_u] / |x_t|`` and the recurrence runs on scalars (numpy, host side),
 yielding the compact attention ``a`` [holes, distinct matches] exactly as the official
 ``in_attention`` accumulates it; the output and both backward rules are then one product each
@@ -166,13 +166,16 @@ def _transpose_fill(grad: np.ndarray, plans: List[Optional[CSAPlan]], truncate: 
 
 
 def _host(t: paddle.Tensor) -> np.ndarray:
-    """Zero-copy numpy view of a CPU tensor (read only by convention); ``.numpy()`` copies at ~2 GB/s."""
-    return np.from_dlpack(t.detach())
+    """Numpy view of a tensor (read only by convention): zero-copy on CPU, where ``.numpy()`` copies at ~2 GB/s."""
+    t = t.detach()
+    return np.from_dlpack(t) if t.place.is_cpu_place() else t.numpy()
 
 
-def _device(a: np.ndarray) -> paddle.Tensor:
-    """Zero-copy tensor over a fresh numpy array (``paddle.to_tensor`` copies it)."""
-    return paddle.from_dlpack(np.ascontiguousarray(a))
+def _device(a: np.ndarray, like: paddle.Tensor) -> paddle.Tensor:
+    """Tensor over a fresh numpy array on ``like``'s device: zero-copy on CPU (``to_tensor`` copies)."""
+    if like.place.is_cpu_place():
+        return paddle.from_dlpack(np.ascontiguousarray(a))
+    return paddle.to_tensor(a, place=like.place)
 
 
 class _CSAFunction(PyLayer):
@@ -191,19 +194,19 @@ class _CSAFunction(PyLayer):
         feats = feats.reshape(feats.shape[0], feats.shape[1], -1)
         ctx.plans = _plans(feats, hole, clamp)
         ctx.official, ctx.triple_weight = official, triple_weight
-        return _device(_fill(feats, ctx.plans).reshape(x.shape))
+        return _device(_fill(feats, ctx.plans).reshape(x.shape), x)
 
     @staticmethod
     def backward(ctx, grad: paddle.Tensor):
         g = _host(grad)
         g = g.reshape(g.shape[0], g.shape[1], -1)
         if not ctx.official:
-            return _device(_transpose_fill(g, ctx.plans, truncate=False).reshape(grad.shape))
+            return _device(_transpose_fill(g, ctx.plans, truncate=False).reshape(grad.shape), grad)
         # Official W^T g on positions: g @ trunc(A) in this layout, plus g itself.
         grad_in = _transpose_fill(g, ctx.plans, truncate=True)
         grad_in *= np.float32(ctx.triple_weight)
         grad_in += g
-        return _device(grad_in.reshape(grad.shape))
+        return _device(grad_in.reshape(grad.shape), grad)
 
 
 class CoherentSemanticAttention(nn.Layer):
