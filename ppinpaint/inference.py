@@ -130,14 +130,15 @@ def load_predictor(model_dir: str, backend: str = "paddle", **options) -> _Expor
 
 
 def _run(args) -> int:
-    from .predict import predict_paths
+    from .config import SCHEMA
+    from .predict import predict_paths, strategy_options
 
     options = {"cpu_threads": args.threads}
     if args.backend == "paddle":
         options.update(device=args.device, use_mkldnn=False if args.no_mkldnn else None)
     predictor = load_predictor(args.model_dir, args.backend, **options)
     written = predict_paths(predictor, args.image, args.mask, args.output, concat=args.concat,
-                            soft_mask=args.soft_mask)
+                            soft_mask=args.soft_mask, **strategy_options(args, SCHEMA["predict"]))
     print(f"wrote {len(written)} result(s) to {args.output}")
     return 0
 
@@ -147,17 +148,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     import argparse
 
     from .cli import _run as run_command
+    from .predict import add_io_args
 
     p = argparse.ArgumentParser(prog="infer", description="Run an exported model (tools/export.py) on images "
                                 "with Paddle Inference or onnxruntime; inputs and outputs as tools/predict.py.")
     p.add_argument("--model-dir", required=True, help="export folder (model.json/.pdmodel, model.pdiparams, deploy.yml)")
-    p.add_argument("--image", required=True, help="an image or a folder of images")
-    p.add_argument("--mask", required=True, help="a mask (one for all images) or a folder paired by file stem")
-    p.add_argument("--output", required=True, help="folder for the results")
+    add_io_args(p)
     p.add_argument("--backend", default="paddle", choices=["paddle", "onnx"], help="default: %(default)s")
     p.add_argument("--device", choices=["cpu", "gpu"], default=None, help="default: gpu when available")
     p.add_argument("--no-mkldnn", action="store_true", help="CPU without oneDNN (default: on unless deploy.yml says onednn: false)")
     p.add_argument("--threads", type=int, default=1, help="CPU math threads (default %(default)s)")
-    p.add_argument("--concat", action="store_true", help="also write input | mask | output side by side")
-    p.add_argument("--soft-mask", action="store_true", help="keep fractional mask values (default: binarize at 0.5)")
     return run_command(_run, p.parse_args(argv))

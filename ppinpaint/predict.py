@@ -15,6 +15,7 @@ import paddle
 from tqdm import tqdm
 
 from .data.io import IMAGE_EXTENSIONS, InputError, load_pair, write_image
+from .highres import STRATEGIES, run_strategy
 
 
 def _pad_amounts(size: int, multiple: int, minimum: int) -> int:
@@ -31,11 +32,8 @@ def _pad(array: np.ndarray, ph: int, pw: int) -> np.ndarray:
     return np.pad(array, pads, mode=mode)
 
 
-def predict_array(model, image: np.ndarray, mask: np.ndarray, soft_mask: bool = False) -> np.ndarray:
-    """HxWx3 RGB image (any dtype/channels the input rules accept) + HxW mask -> HxWx3 uint8."""
-    image, mask = load_pair(image, mask, soft=soft_mask)
-    if not mask.any():
-        return image.copy()
+def _predict_once(model, image: np.ndarray, mask: np.ndarray, soft_mask: bool) -> np.ndarray:
+    """One network pass on a checked uint8 image and float mask: pad, infer, crop back, paste known pixels."""
     h, w = mask.shape
     multiple, minimum = int(getattr(model, "size_multiple", 1)), int(getattr(model, "min_size", 0))
     ph, pw = _pad_amounts(h, multiple, minimum), _pad_amounts(w, multiple, minimum)
@@ -49,6 +47,21 @@ def predict_array(model, image: np.ndarray, mask: np.ndarray, soft_mask: bool = 
     if soft_mask:
         return np.floor(out_u8 * m + image * (1.0 - m) + 0.5).astype(np.uint8)
     return np.where(m >= 0.5, out_u8, image).astype(np.uint8)
+
+
+def predict_array(model, image: np.ndarray, mask: np.ndarray, soft_mask: bool = False, strategy: str = "auto",
+                  max_size: int = 1024, margin: int = 64) -> np.ndarray:
+    """HxWx3 RGB image (any dtype/channels the input rules accept) + HxW mask -> HxWx3 uint8.
+
+    ``strategy`` (``auto`` | ``full`` | ``crop`` | ``resize``), ``max_size`` and ``margin`` choose how
+    a large image is processed (:mod:`ppinpaint.highres`); images within ``max_size``^2 pixels run whole.
+    """
+    image, mask = load_pair(image, mask, soft=soft_mask)
+    if not mask.any():
+        return image.copy()
+    return run_strategy(lambda img, m: _predict_once(model, img, m, soft_mask), image, mask, strategy,
+                        int(max_size), int(margin), getattr(model, "task", "inpainting"),
+                        int(getattr(model, "min_size", 0)), soft_mask)
 
 
 def _images_in(path: str) -> List[str]:
@@ -86,13 +99,16 @@ def pair_files(image: str, mask: str) -> List[Tuple[str, str]]:
 
 
 def predict_paths(model, image: str, mask: str, output: str, concat: bool = False,
-                  soft_mask: bool = False) -> List[str]:
-    """Run on one image+mask or on folders; writes ``<stem>.png`` (and ``<stem>_concat.png``)."""
+                  soft_mask: bool = False, **strategy) -> List[str]:
+    """Run on one image+mask or on folders; writes ``<stem>.png`` (and ``<stem>_concat.png``).
+
+    ``strategy`` holds ``predict_array``'s large-image options (strategy, max_size, margin).
+    """
     from .data.io import read_image, read_mask
 
     written = []
     for img_path, mask_path in tqdm(pair_files(image, mask), desc="predict"):
-        result = predict_array(model, img_path, mask_path, soft_mask=soft_mask)
+        result = predict_array(model, img_path, mask_path, soft_mask=soft_mask, **strategy)
         stem = os.path.splitext(os.path.basename(img_path))[0]
         path = os.path.join(output, stem + ".png")
         write_image(path, result)
@@ -110,8 +126,10 @@ def _run(args: argparse.Namespace) -> int:
 
     cfg = as_config(args.config, args.opts)
     model = load_model(cfg, args.weights)
-    soft = args.soft_mask or bool(cfg.section("predict")["soft_mask"])
-    written = predict_paths(model, args.image, args.mask, args.output, concat=args.concat, soft_mask=soft)
+    section = cfg.section("predict")
+    soft = args.soft_mask or bool(section["soft_mask"])
+    written = predict_paths(model, args.image, args.mask, args.output, concat=args.concat, soft_mask=soft,
+                            **strategy_options(args, section))
     print(f"wrote {len(written)} result(s) to {args.output}")
     return 0
 
@@ -124,9 +142,28 @@ def main(argv: Optional[List[str]] = None) -> int:
                                 "For harmonization --image is the composite and the mask marks the foreground.")
     _config_args(p)
     p.add_argument("--weights", required=True, help=".pdparams weights or a checkpoint folder")
+    add_io_args(p)
+    return run_command(_run, p.parse_args(argv))
+
+
+def add_io_args(p: argparse.ArgumentParser) -> None:
+    """Inputs, outputs and large-image options shared by ``predict`` and ``infer`` (exported models)."""
     p.add_argument("--image", required=True, help="an image or a folder of images")
     p.add_argument("--mask", required=True, help="a mask (one for all images) or a folder paired by file stem")
     p.add_argument("--output", required=True, help="folder for the results")
     p.add_argument("--concat", action="store_true", help="also write input | mask | output side by side")
     p.add_argument("--soft-mask", action="store_true", help="keep fractional mask values (default: binarize at 0.5)")
-    return run_command(_run, p.parse_args(argv))
+    p.add_argument("--strategy", choices=STRATEGIES, default=None,
+                   help="large images: full size, crops around each hole, or a downscaled copy; auto picks "
+                        "full when the image fits --max-size^2 pixels, else crop (inpainting) / resize "
+                        "(harmonization) (config predict.strategy, default auto)")
+    p.add_argument("--max-size", type=int, default=None,
+                   help="pixel budget side and resize target (config predict.max_size, default 1024)")
+    p.add_argument("--margin", type=int, default=None,
+                   help="context pixels around each hole for crop (config predict.margin, default 64)")
+
+
+def strategy_options(args: argparse.Namespace, section: Dict[str, object]) -> Dict[str, object]:
+    """strategy / max_size / margin from the command line, else from a ``predict`` config section."""
+    return {key: getattr(args, key) if getattr(args, key) is not None else section[key]
+            for key in ("strategy", "max_size", "margin")}
