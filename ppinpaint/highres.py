@@ -6,7 +6,8 @@ IOPaint users know it:
 
 - ``full``: the whole image at once;
 - ``crop``: one crop per connected hole region, grown by ``margin`` pixels of context on every
-  side (and to the network's minimum size), overlapping crops merged; a crop still longer than
+  side, then to the network's minimum size and size multiple (real context instead of padding:
+  the network would run at that size anyway), overlapping crops merged; a crop still longer than
   ``max_size`` is itself processed with ``resize``;
 - ``resize``: the image (or crop) scaled so its longest side is ``max_size``, run, and the
   result scaled back; for harmonization the foreground's *change* is scaled back and added to
@@ -38,16 +39,25 @@ def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def plan_crops(mask: np.ndarray, margin: int, min_size: int = 0) -> List[Box]:
+def _fit(box: Box, shape: Tuple[int, int], min_size: int, multiple: int) -> Box:
+    """``box`` grown to at least ``min_size`` and to a multiple of ``multiple`` per side, inside ``shape``."""
+    sides = []
+    for lo, hi, limit in ((box[0], box[2], shape[0]), (box[1], box[3], shape[1])):
+        size = max(hi - lo, min_size)
+        sides.append(_grow(lo, hi, -(-size // multiple) * multiple, limit))
+    return int(sides[0][0]), int(sides[1][0]), int(sides[0][1]), int(sides[1][1])
+
+
+def plan_crops(mask: np.ndarray, margin: int, min_size: int = 0, multiple: int = 1) -> List[Box]:
     """Crop boxes covering every hole: each connected region's bbox + ``margin``, at least
-    ``min_size`` on each side, inside the image; overlapping boxes merged until none overlap."""
+    ``min_size`` and a multiple of ``multiple`` on each side where the image allows, inside the
+    image; overlapping boxes merged (and refitted) until none overlap."""
     h, w = mask.shape
+    multiple = max(1, int(multiple))
     count, _, stats, _ = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8), connectivity=8)
-    boxes = []
-    for x, y, bw, bh, _ in stats[1:count]:
-        top, bottom = _grow(max(0, y - margin), min(h, y + bh + margin), min_size, h)
-        left, right = _grow(max(0, x - margin), min(w, x + bw + margin), min_size, w)
-        boxes.append((top, left, bottom, right))
+    boxes = [_fit((max(0, y - margin), max(0, x - margin), min(h, y + bh + margin), min(w, x + bw + margin)),
+                  (h, w), min_size, multiple)
+             for x, y, bw, bh, _ in stats[1:count]]
     merged = True
     while merged:
         merged = False
@@ -55,7 +65,8 @@ def plan_crops(mask: np.ndarray, margin: int, min_size: int = 0) -> List[Box]:
             for j in range(i + 1, len(boxes)):
                 if _overlap(boxes[i], boxes[j]):
                     a, b = boxes[i], boxes.pop(j)
-                    boxes[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    boxes[i] = _fit((min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])),
+                                    (h, w), min_size, multiple)
                     merged = True
                     break
             if merged:
@@ -104,7 +115,7 @@ def run_resized(run: Runner, image: np.ndarray, mask: np.ndarray, max_size: int,
 
 
 def run_strategy(run: Runner, image: np.ndarray, mask: np.ndarray, strategy: str, max_size: int, margin: int,
-                 task: str, min_size: int = 0, soft: bool = False) -> np.ndarray:
+                 task: str, min_size: int = 0, soft: bool = False, multiple: int = 1) -> np.ndarray:
     """Apply ``strategy`` around ``run`` (one network pass with the input rules already applied)."""
     strategy = choose(strategy, mask.shape, max_size, task)
     if strategy == "full":
@@ -112,7 +123,7 @@ def run_strategy(run: Runner, image: np.ndarray, mask: np.ndarray, strategy: str
     if strategy == "resize":
         return run_resized(run, image, mask, max_size, task, soft)
     out = image.copy()
-    for top, left, bottom, right in plan_crops(mask, margin, min_size):
+    for top, left, bottom, right in plan_crops(mask, margin, min_size, multiple):
         crop_image, crop_mask = image[top:bottom, left:right], mask[top:bottom, left:right]
         out[top:bottom, left:right] = (run(crop_image, crop_mask) if max(crop_mask.shape) <= max_size
                                        else run_resized(run, crop_image, crop_mask, max_size, task, soft))

@@ -61,7 +61,7 @@ def predict_array(model, image: np.ndarray, mask: np.ndarray, soft_mask: bool = 
         return image.copy()
     return run_strategy(lambda img, m: _predict_once(model, img, m, soft_mask), image, mask, strategy,
                         int(max_size), int(margin), getattr(model, "task", "inpainting"),
-                        int(getattr(model, "min_size", 0)), soft_mask)
+                        int(getattr(model, "min_size", 0)), soft_mask, int(getattr(model, "size_multiple", 1)))
 
 
 def _images_in(path: str) -> List[str]:
@@ -157,9 +157,10 @@ def add_io_args(p: argparse.ArgumentParser) -> None:
                    help="large images: full size, crops around each hole, or a downscaled copy; auto picks "
                         "full when the image fits --max-size^2 pixels, else crop (inpainting) / resize "
                         "(harmonization) (config predict.strategy, default auto)")
-    p.add_argument("--max-size", type=int, default=None,
+    # --resize-limit / --crop-margin are the names IOPaint users know; both spellings set one option.
+    p.add_argument("--max-size", "--resize-limit", dest="max_size", type=int, default=None,
                    help="pixel budget side and resize target (config predict.max_size, default 1024)")
-    p.add_argument("--margin", type=int, default=None,
+    p.add_argument("--margin", "--crop-margin", dest="margin", type=int, default=None,
                    help="context pixels around each hole for crop (config predict.margin, default 64)")
 
 

@@ -1,4 +1,5 @@
 """Large-image strategies: the crop planner, strategy choice, and real models on a 2048x1536 photo."""
+import cv2
 import numpy as np
 import paddle
 import pytest
@@ -49,6 +50,21 @@ def test_planner_merges_overlaps_grows_and_clamps():
     assert plan_crops(np.zeros((8, 8)), margin=4) == []
 
 
+def test_planner_fits_crops_to_the_network_multiple():
+    mask = np.zeros((700, 1000), np.uint8)
+    mask[100:150, 100:400] = 1      # 50 x 300 (+ margins): 82 x 332 -> 256 x 512, clamped at the top-left
+    mask[600:690, 900:990] = 1      # bottom-right corner: shifted inside the image
+    boxes = plan_crops(mask, margin=16, min_size=256, multiple=256)
+    assert boxes == [(0, 0, 256, 512), (444, 744, 700, 1000)]
+    # Two holes whose fitted crops overlap become one crop, refitted to the multiple.
+    near = np.zeros((700, 1000), np.uint8)
+    near[300:320, 100:120] = near[300:320, 300:320] = 1
+    (top, left, bottom, right), = plan_crops(near, margin=8, min_size=256, multiple=256)
+    assert (top, left, bottom, right) == (182, 0, 438, 512)   # (0, 256) and (182, 438) wide: union 438 -> 512
+    # An image smaller than the multiple: the crop is the whole side, the network pads the rest.
+    assert plan_crops(np.ones((100, 120)), margin=4, min_size=256, multiple=256) == [(0, 0, 100, 120)]
+
+
 def test_auto_picks_by_size_and_task():
     assert choose("auto", (1000, 1000), 1024, "inpainting") == "full"
     assert choose("auto", (1536, 2048), 1024, "inpainting") == "crop"
@@ -87,19 +103,39 @@ def test_each_strategy_on_an_odd_size(deepfill, strategy):
     assert np.array_equal(predict_array(model, image, np.zeros_like(mask), strategy=strategy), image)
 
 
-def test_harmonization_resize_adds_the_foreground_change():
+@pytest.fixture(scope="module")
+def rainnet():
     paddle.seed(0)
-    model = Recorder(ppinpaint.build_model({"model": {"type": "RainNet", "generator": {"type": "RainNetGenerator",
-                                                                                       "ngf": 4}}}).eval())
+    return ppinpaint.build_model({"model": {"type": "RainNet", "generator": {"type": "RainNetGenerator", "ngf": 4}}}).eval()
+
+
+def test_harmonization_resize_adds_the_foreground_change(rainnet):
+    model = Recorder(rainnet)
     image = _photo(600, 520, seed=2)
     mask = np.zeros((600, 520), np.uint8)
     mask[200:420, 150:380] = 255
     out = predict_array(model, image, mask, max_size=256)       # auto -> resize for harmonization
     assert model.shapes == [(256, 256)]
     np.testing.assert_array_equal(out[mask == 0], image[mask == 0])
-    # The full-resolution detail stays: the output minus the input is smooth (an upscaled change).
-    diff = out[mask > 0].astype(np.float32) - image[mask > 0]
-    assert np.abs(diff).max() > 0
+    # The full-resolution detail stays: the output minus the input is smooth (an upscaled change),
+    # while the photo's own pixel noise is not (a plain resize-and-paste would have blurred it away).
+    diff = out.astype(np.float32) - image
+    inside = (slice(220, 400), slice(170, 360))
+    assert np.abs(diff[inside]).max() > 0
+    detail = cv2.Laplacian(image.astype(np.float32), cv2.CV_32F)[inside].std()
+    assert cv2.Laplacian(diff, cv2.CV_32F)[inside].std() < 0.25 * detail
+
+
+def test_crops_respect_a_256_multiple_with_a_real_harmonization_model(rainnet):
+    model = Recorder(rainnet)
+    image = _photo(600, 900, seed=3)
+    mask = np.zeros((600, 900), np.uint8)
+    mask[20:120, 30:200] = 255           # top-left, touching no border
+    mask[500:600, 700:760] = 255         # touches the bottom border
+    out = predict_array(model, image, mask, strategy="crop", margin=16)
+    assert model.shapes == [(256, 256), (256, 256)]      # each crop exactly the network's size: no padding
+    np.testing.assert_array_equal(out[mask == 0], image[mask == 0])
+    assert np.abs(out[mask > 0].astype(int) - image[mask > 0]).max() > 0
 
 
 def test_cli_strategy_flags(tmp_path, deepfill):
@@ -119,6 +155,13 @@ def test_cli_strategy_flags(tmp_path, deepfill):
                          "--strategy", "crop", "--margin", "8"]) == 0
     out = read_image(str(tmp_path / "out" / "a.png"))
     np.testing.assert_array_equal(out[mask == 0], image[mask == 0])
+    # IOPaint's spellings set the same options: a resize limit of 64 runs the hole's crop downscaled.
+    assert predict_main(["-c", str(cfg), "--weights", str(tmp_path / "w.pdparams"), "--image", str(tmp_path / "a.png"),
+                         "--mask", str(tmp_path / "a_mask.png"), "--output", str(tmp_path / "out2"),
+                         "--strategy", "crop", "--crop-margin", "40", "--resize-limit", "64"]) == 0
+    out2 = read_image(str(tmp_path / "out2" / "a.png"))
+    np.testing.assert_array_equal(out2[mask == 0], image[mask == 0])
+    assert not np.array_equal(out2, out)
     with pytest.raises(SystemExit):
         predict_main(["-c", str(cfg), "--weights", "w", "--image", "a", "--mask", "m", "--output", "o",
                       "--strategy", "tiles"])
