@@ -12,7 +12,8 @@ IOPaint users know it:
 - ``resize``: the image (or crop) scaled so its longest side is ``max_size``, run, and the
   result scaled back; for harmonization the foreground's *change* is scaled back and added to
   the full-resolution composite, which keeps its detail;
-- ``auto`` (default): ``full`` when the image fits in ``max_size`` x ``max_size`` pixels; else
+- ``auto`` (default): ``full`` when the image, padded to the network's minimum and multiple,
+  fits in ``max_size`` x ``max_size`` pixels; else
   ``crop`` for inpainting (holes are local) and ``resize`` for harmonization (the network needs
   the whole background's statistics).
 
@@ -74,13 +75,17 @@ def plan_crops(mask: np.ndarray, margin: int, min_size: int = 0, multiple: int =
     return sorted(boxes)
 
 
-def choose(strategy: str, shape: Tuple[int, int], max_size: int, task: str) -> str:
+def choose(strategy: str, shape: Tuple[int, int], max_size: int, task: str, multiple: int = 1,
+           min_size: int = 0) -> str:
     """The concrete strategy ``auto`` stands for at this image size (others are returned as given)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown prediction strategy {strategy!r}; choose one of {STRATEGIES}")
     if strategy != "auto":
         return strategy
-    if shape[0] * shape[1] <= max_size * max_size:
+    # The budget applies to what the network sees: the image padded to its minimum and multiple.
+    multiple = max(1, int(multiple))
+    padded = [-(-max(side, min_size) // multiple) * multiple for side in shape]
+    if padded[0] * padded[1] <= max_size * max_size:
         return "full"
     return "resize" if task == "harmonization" else "crop"
 
@@ -117,7 +122,7 @@ def run_resized(run: Runner, image: np.ndarray, mask: np.ndarray, max_size: int,
 def run_strategy(run: Runner, image: np.ndarray, mask: np.ndarray, strategy: str, max_size: int, margin: int,
                  task: str, min_size: int = 0, soft: bool = False, multiple: int = 1) -> np.ndarray:
     """Apply ``strategy`` around ``run`` (one network pass with the input rules already applied)."""
-    strategy = choose(strategy, mask.shape, max_size, task)
+    strategy = choose(strategy, mask.shape, max_size, task, multiple, min_size)
     if strategy == "full":
         return run(image, mask)
     if strategy == "resize":

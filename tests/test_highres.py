@@ -70,6 +70,9 @@ def test_auto_picks_by_size_and_task():
     assert choose("auto", (1536, 2048), 1024, "inpainting") == "crop"
     assert choose("auto", (1536, 2048), 1024, "harmonization") == "resize"
     assert choose("resize", (10, 10), 1024, "inpainting") == "resize"
+    # The budget counts the padded size the network runs at: 1030 pads to 1280 with a 256 multiple.
+    assert choose("auto", (1030, 1000), 1024, "inpainting") == "full"
+    assert choose("auto", (1030, 1000), 1024, "inpainting", multiple=256, min_size=256) == "crop"
     with pytest.raises(ValueError, match="strategy"):
         choose("tiles", (10, 10), 1024, "inpainting")
 

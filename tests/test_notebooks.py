@@ -53,7 +53,6 @@ def test_notebook_runs_top_to_bottom(tmp_path, name):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": NOTEBOOKS}})
-    client.km = client.create_kernel_manager()
     client.execute(env=env)
     print(f"{name}: {time.time() - start:.1f} s")
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
