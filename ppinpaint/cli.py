@@ -80,11 +80,14 @@ def _eval(args: argparse.Namespace) -> int:
     cfg = as_config(args.config, args.opts)
     if not cfg.get("val_dataset"):
         raise ConfigError(f"{args.config}: evaluation needs a 'val_dataset' section (or -o val_dataset.…)")
-    model = load_model(cfg, args.weights)
-    dataset = build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)
     ec = cfg.section("eval")
+    # Configured metrics are built first: one that lacks its network weights fails before the model loads.
+    metrics = build_metrics(ec["metrics"], "", cfg.origin) if ec["metrics"] else None
+    model = load_model(cfg, args.weights)
+    metrics = metrics or build_metrics([], model.task)
+    dataset = build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)
     out = args.output or os.path.join("output", "eval_" + os.path.splitext(os.path.basename(args.config))[0])
-    results = evaluate(model, dataset, build_metrics(ec["metrics"], model.task, cfg.origin),
+    results = evaluate(model, dataset, metrics,
                        batch_size=int(ec["batch_size"]), num_workers=int(ec["num_workers"]),
                        max_samples=ec["max_samples"], image_dir=os.path.join(out, "images"),
                        save_images=int(ec["save_images"]))

@@ -7,13 +7,13 @@ fMSE = squared error summed over the foreground / (foreground pixels × 3) — D
 SSIM as in ``inpaint.ssim``. Reported values are means over images (overall and per subset);
 the overall figure is the mean over all images, not the mean of subset means.
 """
-from collections import defaultdict
 from typing import Dict, List, Optional
 
 import numpy as np
 
 from ..registry import METRICS
 from .inpaint import psnr_from_mse, ssim
+from .means import subset_means
 
 KEYS = ("mse", "fmse", "psnr", "fpsnr", "ssim")
 
@@ -49,16 +49,4 @@ class HarmonizationMetrics:
 
     def result(self) -> Dict[str, float]:
         """Means over images, overall and as ``<subset>/<metric>``."""
-        groups = defaultdict(list)
-        for row, subset in zip(self.rows, self.subsets):
-            groups[subset].append(row)
-
-        def mean(rows, k):
-            vals = [r[k] for r in rows if np.isfinite(r[k])]
-            return float(np.mean(vals)) if vals else float("nan")
-
-        out = {k: mean(self.rows, k) for k in KEYS}
-        if len(groups) > 1 or "all" not in groups:
-            for subset, rows in sorted(groups.items()):
-                out.update({f"{subset}/{k}": mean(rows, k) for k in KEYS})
-        return out
+        return subset_means(self.rows, self.subsets, KEYS)

@@ -12,6 +12,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from ..registry import METRICS
+from .means import mean_finite
 
 
 def psnr_from_mse(mse: float, peak: float = 1.0) -> float:
@@ -61,8 +62,4 @@ class InpaintingMetrics:
     def result(self) -> Dict[str, float]:
         """Means over samples (hole metrics over samples that have a hole; PSNR's inf skipped)."""
         keys = sorted({k for r in self.rows for k in r})
-        out = {}
-        for k in keys:
-            vals = [r[k] for r in self.rows if k in r and np.isfinite(r[k])]
-            out[k] = float(np.mean(vals)) if vals else float("nan")
-        return out
+        return {k: mean_finite([r[k] for r in self.rows if k in r]) for k in keys}
