@@ -106,6 +106,13 @@ def eval_main(argv: Optional[List[str]] = None) -> int:
     return _run(_eval, p.parse_args(argv))
 
 
+def eval_folders_main(argv: Optional[List[str]] = None) -> int:
+    """``tools/eval_folders.py``: metrics between result and ground-truth folders."""
+    from .metrics.folders import main
+
+    return main(argv)
+
+
 def predict_main(argv: Optional[List[str]] = None) -> int:
     """``tools/predict.py``: run a model on images and masks."""
     from .predict import main
@@ -134,7 +141,7 @@ def infer_main(argv: Optional[List[str]] = None) -> int:
     return main(argv)
 
 
-COMMANDS = {"train": train_main, "eval": eval_main, "predict": predict_main, "convert": convert_main,
+COMMANDS = {"train": train_main, "eval": eval_main, "eval-folders": eval_folders_main, "predict": predict_main, "convert": convert_main,
             "export": export_main, "infer": infer_main}
 
 
@@ -143,12 +150,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print("usage: ppinpaint {" + ",".join(COMMANDS) + "} ...\n\n"
-              "  train    train a model from a config\n"
-              "  eval     evaluate weights on the config's val_dataset\n"
-              "  predict  inpaint / harmonize images with a trained model\n"
-              "  convert  convert PyTorch or TensorFlow checkpoints to Paddle weights\n"
-              "  export   export a model for Paddle Inference / ONNX\n"
-              "  infer    run an exported model on images\n\n"
+              "  train         train a model from a config\n"
+              "  eval          evaluate weights on the config's val_dataset\n"
+              "  eval-folders  metrics between result and ground-truth folders (PSNR/SSIM, FID, LPIPS)\n"
+              "  predict       inpaint / harmonize images with a trained model\n"
+              "  convert       convert PyTorch or TensorFlow checkpoints to Paddle weights\n"
+              "  export        export a model for Paddle Inference / ONNX\n"
+              "  infer         run an exported model on images\n\n"
               "Run 'ppinpaint <command> --help' for a command's options.")
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     return COMMANDS[argv[0]](argv[1:])

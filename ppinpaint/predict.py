@@ -64,7 +64,8 @@ def predict_array(model, image: np.ndarray, mask: np.ndarray, soft_mask: bool = 
                         int(getattr(model, "min_size", 0)), soft_mask, int(getattr(model, "size_multiple", 1)))
 
 
-def _images_in(path: str) -> List[str]:
+def list_images(path: str) -> List[str]:
+    """The image files of a folder (sorted), or the one file given; an error when there are none."""
     if os.path.isdir(path):
         files = sorted(p for p in glob.glob(os.path.join(path, "*")) if p.lower().endswith(IMAGE_EXTENSIONS))
         if not files:
@@ -78,12 +79,12 @@ def _images_in(path: str) -> List[str]:
 def pair_files(image: str, mask: str) -> List[Tuple[str, str]]:
     """(image, mask) pairs: one file each; a folder of images with one mask file for all; or two
     folders paired by file stem (``x.png`` with ``x.png``, ``x_mask.png`` or ``x-mask.png``)."""
-    images = _images_in(image)
+    images = list_images(image)
     if not os.path.isdir(mask):
-        _images_in(mask)
+        list_images(mask)
         return [(p, mask) for p in images]
     masks: Dict[str, str] = {}
-    for p in _images_in(mask):
+    for p in list_images(mask):
         stem = os.path.splitext(os.path.basename(p))[0]
         for suffix in ("_mask", "-mask"):
             if stem.endswith(suffix):

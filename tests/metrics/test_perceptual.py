@@ -5,6 +5,7 @@ LPIPS lin layers, which are the lpips package's real calibration files in their 
 Every test goes through the converter, as a user's files would.
 """
 import functools
+import json
 import os
 import sys
 import tempfile
@@ -161,3 +162,45 @@ def test_eval_tool_without_weights_says_how_to_get_them(tmp_path, capsys):
     assert eval_main(["-c", str(config), "--weights", str(tmp_path / "unused.pdparams")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "never downloads" in err and "convert_weights.py lpips" in err
+
+
+def test_eval_folders_tool(tmp_path, fid_weights, capsys):
+    from ppinpaint.cli import main
+    from ppinpaint.data.io import write_image
+    from ppinpaint.data.quickstart import bundled_photos
+    from ppinpaint.metrics.inpaint import InpaintingMetrics
+
+    photos = [p[:48, :64] for p in bundled_photos()[:3]]
+    rng = np.random.default_rng(0)
+    inpaint = InpaintingMetrics()
+    for i, gt in enumerate(photos):
+        hole = np.zeros((48, 64), np.uint8)
+        hole[10:30, 5 + 10 * i:40] = 255
+        result = np.where(hole[..., None] > 0, rng.integers(0, 256, gt.shape), gt).astype(np.uint8)
+        write_image(str(tmp_path / "gt" / f"im{i}.jpg"), gt)  # stems pair, extensions may differ
+        write_image(str(tmp_path / "pred" / f"im{i}.png"), result)
+        write_image(str(tmp_path / "mask" / f"im{i}_mask.png"), np.stack([hole] * 3, -1))
+        inpaint.update(result.transpose(2, 0, 1)[None] / 255.0, _read_back(tmp_path / "gt" / f"im{i}.jpg"),
+                       (hole > 0)[None, None].astype(np.float32))
+    stats = tmp_path / "gt_stats.npz"
+    assert main(["eval-folders", "--gt", str(tmp_path / "gt"), "--fid-weights", fid_weights, "--fid-dims", "64",
+                 "--save-fid-stats", str(stats), "--no-progress"]) == 0
+    args = ["eval-folders", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--no-progress",
+            "--fid-weights", fid_weights, "--fid-dims", "64"]
+    assert main(args + ["--mask", str(tmp_path / "mask"), "--lpips-weights", lpips_weights("alex", tmp_path),
+                        "--output", str(tmp_path / "report")]) == 0
+    report = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    for key, value in inpaint.result().items():
+        assert report[key] == pytest.approx(value, rel=1e-6), key
+    assert report["num_samples"] == 3 and report["lpips"] > 0
+    assert main(args + ["--fid-stats", str(stats)]) == 0  # same statistics as --gt gives
+    assert "fid" in capsys.readouterr().out
+    os.remove(tmp_path / "gt" / "im2.jpg")
+    assert main(args) == 2
+    assert "no ground truth" in capsys.readouterr().err
+
+
+def _read_back(path) -> np.ndarray:
+    from ppinpaint.data.io import read_image
+
+    return read_image(str(path)).transpose(2, 0, 1)[None] / 255.0
