@@ -96,3 +96,23 @@ def test_mask_free_block_predicts_a_mask():
     out, predicted = layer(paddle.randn([2, 32, 16, 16]))
     assert out.shape == [2, 32, 16, 16] and predicted.shape == [2, 1, 16, 16]
     assert float(predicted.min()) > 0.0 and float(predicted.max()) < 1.0
+
+
+def test_mask_at_a_given_stride():
+    # The network's known stride gives the rule the sizes would pick, and a mismatch is one clear error.
+    mask = paddle.to_tensor((np.random.default_rng(2).random((2, 1, 16, 24)) > 0.5).astype(np.float32))
+    np.testing.assert_array_equal(mask_to_feature(mask, 4, 6, stride=4).numpy(), mask_to_feature(mask, 4, 6).numpy())
+    np.testing.assert_array_equal(mask_to_feature(mask, 16, 24, stride=1).numpy(), mask.numpy())
+    with pytest.raises(ValueError, match="not 2 times"):
+        mask_to_feature(mask, 4, 6, stride=2)
+    with pytest.raises(ValueError, match="int >= 1"):
+        mask_to_feature(mask, 4, 6, stride=0)
+
+
+def test_block_with_stride_equals_block_by_sizes(block):
+    rng = np.random.default_rng(3)
+    x = paddle.to_tensor(rng.standard_normal((2, 64, 8, 12)).astype(np.float32))
+    mask = paddle.to_tensor((rng.random((2, 1, 64, 96)) > 0.5).astype(np.float32))
+    np.testing.assert_array_equal(block(x, mask, stride=8).numpy(), block(x, mask).numpy())
+    with pytest.raises(ValueError, match="not 4 times"):
+        block(x, mask, stride=4)

@@ -135,18 +135,20 @@ class S2AMUNet(nn.Layer):
                 break
             skip = skips[i - 1]
             if self.attention == "s2asc" and level.attention is not None:
-                skip = self._attend(level.attention, skip, mask, predicted)
+                skip = self._attend(level.attention, skip, mask, 2 ** i, predicted)
             h = paddle.concat([skip, h], axis=1)
             if self.attention == "s2ad" and level.attention is not None:
-                h = self._attend(level.attention, h, mask, predicted)
+                h = self._attend(level.attention, h, mask, 2 ** i, predicted)
         if return_masks:
             return h, predicted[::-1]
         return h
 
-    def _attend(self, block: nn.Layer, feature: paddle.Tensor, mask: paddle.Tensor,
+    def _attend(self, block: nn.Layer, feature: paddle.Tensor, mask: paddle.Tensor, stride: int,
                 predicted: List[paddle.Tensor]) -> paddle.Tensor:
+        # Level i's features are 2**i times smaller than the input mask by construction: passing
+        # that stride keeps the mask rule free of sizes, so H and W can stay dynamic in an export.
         if not self.mask_free:
-            return block(feature, mask)
+            return block(feature, mask, stride)
         out, soft = block(feature)
         predicted.append(soft)
         return out

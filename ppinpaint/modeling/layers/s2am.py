@@ -36,26 +36,46 @@ def known(dim: object) -> bool:
     return isinstance(dim, int) and dim >= 0
 
 
-def mask_to_feature(mask: paddle.Tensor, height: int, width: int) -> paddle.Tensor:
+def mask_at_stride(mask: paddle.Tensor, stride: int) -> paddle.Tensor:
+    """The official rule for a mask ``stride`` times larger than the feature (1 = the same size).
+
+    Same size: used as given (the official code skips rounding then). ``stride`` >= 2: 2x2
+    average at stride ``stride`` (the top-left 2x2 of each cell), then torch's
+    round-half-to-even, which on [0, 1] is ``> 0.5`` (a half-covered window gives 0). We
+    threshold explicitly because Paddle versions differ on half-way rounding. The rule depends on
+    the int ``stride`` alone, never on a size, so a static graph with dynamic H and W can hold it.
+    """
+    if stride == 1:
+        return mask
+    return (F.avg_pool2d(mask, kernel_size=2, stride=stride) > 0.5).astype(mask.dtype)
+
+
+def mask_to_feature(mask: paddle.Tensor, height: int, width: int, stride: Optional[int] = None) -> paddle.Tensor:
     """Hard [N,1,h,w] mask at a feature's size, by the official rule made explicit.
 
-    Same size: used as given (the official code skips rounding then). A mask ``s`` times
-    larger (``s`` = width ratio, as official): 2x2 average at stride ``s`` (the top-left
-    2x2 of each s x s cell), then torch's round-half-to-even, which on [0, 1] is ``> 0.5``
-    (a half-covered window gives 0). We threshold explicitly because Paddle versions differ
-    on half-way rounding. Any other size (not in the official code): nearest resize, ``> 0.5``.
+    With ``stride`` (what a network knows of its own levels): :func:`mask_at_stride`, and the
+    sizes, where known, must agree. Without it the rule is picked from the sizes, as the official
+    code does (stride = width ratio); any size that is no such multiple (not in the official
+    code): nearest resize, ``> 0.5``.
     """
     mh, mw = mask.shape[2], mask.shape[3]
-    if not all(known(d) for d in (mh, mw, height, width)):
-        raise ValueError("S2AM picks its mask rule from the mask and feature sizes: export with a fixed H and W")
+    sizes_known = all(known(d) for d in (mh, mw, height, width))
+    if stride is not None:
+        if not (isinstance(stride, int) and stride >= 1):
+            raise ValueError(f"S2AM mask stride must be an int >= 1, got {stride!r}")
+        # Dynamic H and W in a static graph cannot be checked here; eager sizes always can.
+        if sizes_known and (mh, mw) != (stride * height, stride * width):
+            raise ValueError(f"S2AM mask of {mh}x{mw} is not {stride} times the {height}x{width} feature")
+        return mask_at_stride(mask, stride)
+    if not sizes_known:
+        raise ValueError("S2AM picks its mask rule from the mask and feature sizes: pass the stride "
+                         "for a graph with dynamic H and W")
     if (mh, mw) == (height, width):
         return mask
     stride = mw // width
     if stride >= 2 and mw == stride * width and mh == stride * height:
-        pooled = F.avg_pool2d(mask, kernel_size=2, stride=stride)
-    else:
-        pooled = F.interpolate(mask, size=[height, width], mode="nearest")
-    return (pooled > 0.5).astype(mask.dtype)
+        return mask_at_stride(mask, stride)
+    return (F.interpolate(mask, size=[height, width], mode="nearest") > 0.5).astype(mask.dtype)
 
 
 class ChannelGate(nn.Layer):
@@ -97,9 +117,11 @@ class LearningBlock(nn.Layer):
 class S2AM(nn.Layer):
     """S²AM on a feature map guided by a foreground mask (1 = spliced region).
 
-    ``forward(x, mask)``: ``x`` [N,C,H,W] (H, W >= 3), ``mask`` [N,1,h,w] at any resolution
-    (see :func:`mask_to_feature`); returns [N,C,H,W]. Batch samples are independent (the
-    gates pool per sample; BatchNorm uses running statistics in eval mode).
+    ``forward(x, mask, stride=None)``: ``x`` [N,C,H,W] (H, W >= 3), ``mask`` [N,1,h,w] at any
+    resolution, or exactly ``stride`` times H and W when the caller knows that ratio (then the
+    rule needs no sizes and a static graph keeps H and W dynamic; see :func:`mask_to_feature`);
+    returns [N,C,H,W]. Batch samples are independent (the gates pool per sample; BatchNorm uses
+    running statistics in eval mode).
     """
 
     def __init__(self, channels: int, reduction: int = 16) -> None:
@@ -113,9 +135,11 @@ class S2AM(nn.Layer):
         # converter checks an official checkpoint's copy against this value).
         self.register_buffer("gaussian", paddle.to_tensor(gaussian_kernel()), persistable=False)
 
-    def blur(self, mask: paddle.Tensor) -> paddle.Tensor:
-        """The official 5x5 smoothing of a [N,1,H,W] map with reflect padding 2."""
-        return F.conv2d(F.pad(mask, [2, 2, 2, 2], mode="reflect"), self.gaussian)
+    def blur(self, maps: paddle.Tensor) -> paddle.Tensor:
+        """The official 5x5 smoothing of each channel of a [N,C,H,W] map, reflect padding 2."""
+        channels = maps.shape[1]
+        kernel = self.gaussian.tile([channels, 1, 1, 1])
+        return F.conv2d(F.pad(maps, [2, 2, 2, 2], mode="reflect"), kernel, groups=channels)
 
     def combine(self, x: paddle.Tensor, fg: paddle.Tensor, bg: paddle.Tensor) -> paddle.Tensor:
         """The paper's recombination: the background gate where ``bg``, learned + mixed features where ``fg``."""
@@ -129,18 +153,18 @@ class S2AM(nn.Layer):
         if any(known(d) and d < 3 for d in x.shape[2:]):
             raise ValueError(f"S2AM needs features of at least 3x3 (reflect padding 2), got {list(x.shape)}")
 
-    def forward(self, x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
+    def forward(self, x: paddle.Tensor, mask: paddle.Tensor, stride: Optional[int] = None) -> paddle.Tensor:
         """Harmonize the features of the masked region (1 = foreground) against the rest."""
         self.check_input(x)
         n, m = x.shape[0], mask.shape[0]
         if mask.ndim != 4 or mask.shape[1] != 1 or (known(n) and known(m) and n != m):
             raise ValueError(f"S2AM mask must be [N,1,h,w] with N = {x.shape[0]}, got {list(mask.shape)}")
-        hard = mask_to_feature(mask.astype(x.dtype), x.shape[2], x.shape[3])
+        hard = mask_to_feature(mask.astype(x.dtype), x.shape[2], x.shape[3], stride)
         # Official: the mask and its complement are blurred separately (1 - blur(M) differs by
-        # float rounding only); one conv over both, stacked on the batch axis.
-        both = self.blur(paddle.concat([hard, 1.0 - hard], axis=0))
-        fg, bg = paddle.split(both, 2, axis=0)
-        return self.combine(x, fg, bg)
+        # float rounding only). Stacked on the channel axis, not the batch: paddle2onnx cannot
+        # split a dynamic batch axis, and the depthwise conv gives the same bits per channel.
+        both = self.blur(paddle.concat([hard, 1.0 - hard], axis=1))
+        return self.combine(x, both[:, 0:1], both[:, 1:2])
 
 
 class MaskPredictor(nn.Layer):
