@@ -16,13 +16,13 @@ from ppinpaint.predict import predict_array
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# One entry per exportable model: quickstart config, tiny-width overrides, export arguments.
-# S2AM's mask rule depends on the feature sizes at trace time, so it exports at a fixed H x W.
+# One entry per exportable model: quickstart config, tiny-width overrides. All export with a
+# dynamic batch, height and width.
 EXPORTABLE = {
-    "rainnet": ("configs/rainnet/quickstart.yml", ["model.generator.ngf=8"], {}),
-    "rainnet_in": ("configs/rainnet/quickstart_in.yml", ["model.generator.ngf=8"], {}),
-    "s2am": ("configs/s2am/quickstart.yml", ["model.generator.ngf=8"], {"size": (256, 256)}),
-    "deepfill_v1": ("configs/deepfill_v1/quickstart.yml", ["model.generator.cnum=4"], {}),
+    "rainnet": ("configs/rainnet/quickstart.yml", ["model.generator.ngf=8"]),
+    "rainnet_in": ("configs/rainnet/quickstart_in.yml", ["model.generator.ngf=8"]),
+    "s2am": ("configs/s2am/quickstart.yml", ["model.generator.ngf=8"]),
+    "deepfill_v1": ("configs/deepfill_v1/quickstart.yml", ["model.generator.cnum=4"]),
 }
 SIZES = {"deepfill_v1": (64, 96)}        # default 256 x 256 (eight stride-2 levels)
 ONNX_RUNTIME_FAILS = {}     # model name -> the node onnxruntime rejects
@@ -46,19 +46,20 @@ def _eager(model, image, mask):
 
 @pytest.fixture(scope="module", params=sorted(EXPORTABLE))
 def exported(request, tmp_path_factory):
-    config, opts, kwargs = EXPORTABLE[request.param]
+    config, opts = EXPORTABLE[request.param]
     paddle.seed(0)
     model = ppinpaint.load_model(os.path.join(ROOT, config), opts=opts)
     out = str(tmp_path_factory.mktemp(request.param))
-    export_model(model, out, config=config, **kwargs)
-    return request.param, model, out, kwargs
+    export_model(model, out, config=config)
+    return request.param, model, out
 
 
 def test_paddle_inference_matches_eager_with_onednn(exported):
-    name, model, out, kwargs = exported
+    name, model, out = exported
     deploy = read_deploy(out)
     assert deploy["task"] == model.task and deploy["size_multiple"] == model.size_multiple
     assert deploy["inputs"]["image"]["value_range"] == [0.0, 1.0] and deploy["dynamic_batch"]
+    assert deploy["fixed_size"] is None
     predictor = PaddlePredictor(out, device="cpu")
     assert predictor.use_mkldnn == (name != "deepfill_v1") == deploy["onednn"]
     h, w = SIZES.get(name, (256, 256))
@@ -67,34 +68,40 @@ def test_paddle_inference_matches_eager_with_onednn(exported):
     np.testing.assert_allclose(predictor.infer(image, mask), eager, atol=1e-4, rtol=0)
     # batch 1 of the second sample: the batch axis is dynamic and samples do not mix
     np.testing.assert_allclose(predictor.infer(image[1:], mask[1:]), eager[1:], atol=1e-4, rtol=0)
-    if "size" not in kwargs:  # dynamic H and W
-        image, mask = _batch(1, h, 2 * w, seed=1)
-        np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
-    else:
-        with pytest.raises(ValueError, match="exported for 256x256"):
-            predictor.infer(*_batch(1, 256, 512))
+    # another H x W from the same export: H and W are dynamic
+    image, mask = _batch(1, h, 2 * w, seed=1)
+    np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
 
 
-def test_onnxruntime_matches_eager(exported, tmp_path):
+def test_fixed_size_export_rejects_other_sizes(tmp_path):
+    config, opts = EXPORTABLE["rainnet"]
+    model = ppinpaint.load_model(os.path.join(ROOT, config), opts=opts)
+    export_model(model, str(tmp_path), size=(256, 256))
+    assert read_deploy(str(tmp_path))["fixed_size"] == [256, 256]
+    predictor = PaddlePredictor(str(tmp_path), device="cpu")
+    image, mask = _batch(1)
+    np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="exported for 256x256"):
+        predictor.infer(*_batch(1, 256, 512))
+
+
+def test_onnxruntime_matches_eager(exported):
     pytest.importorskip("paddle2onnx")
     pytest.importorskip("onnxruntime")
-    name, model, out, kwargs = exported
-    if name == "s2am":
-        # the S2AM block splits a stacked batch in two: paddle2onnx needs that axis static
-        with pytest.raises(ExportError, match="split"):
-            export_onnx(out)
-        out = str(tmp_path / "b1")
-        export_model(model, out, batch=1, **kwargs)
+    name, model, out = exported
     if name == "rainnet_in":
         pytest.skip("same operators as rainnet")
     export_onnx(out)
     predictor = OnnxPredictor(out)
-    n = 1 if name == "s2am" else 2
-    image, mask = _batch(n, *SIZES.get(name, (256, 256)))
+    h, w = SIZES.get(name, (256, 256))
+    image, mask = _batch(2, h, w)
     if name in ONNX_RUNTIME_FAILS:  # converts, but onnxruntime rejects one node
         with pytest.raises(Exception, match=ONNX_RUNTIME_FAILS[name]):
             predictor.infer(image, mask)
         return
+    np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
+    # batch 1 at another H x W: the ONNX graph keeps N, H and W dynamic too
+    image, mask = _batch(1, 2 * h, w, seed=1)
     np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
 
 
@@ -109,7 +116,7 @@ def test_not_exportable_models_say_why(name, tmp_path):
 
 def test_export_and_infer_tools_match_predict(tmp_path):
     """tools/export.py then deploy/infer.py on a folder: the same pixels as predict_array (±1 rounding)."""
-    config, opts, _ = EXPORTABLE["rainnet"]
+    config, opts = EXPORTABLE["rainnet"]
     paddle.seed(1)
     model = ppinpaint.load_model(os.path.join(ROOT, config), opts=opts)
     weights = tmp_path / "w.pdparams"
