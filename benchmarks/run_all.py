@@ -57,8 +57,7 @@ def run_one(name: str, mode: str, quick: bool, sizes: List[int], batches: List[i
         predictor, tmp = model, None
         if mode == "paddle_inference":
             tmp = tempfile.TemporaryDirectory()
-            # S2AM exports at a fixed H x W (docs/deploy.md); the others are dynamic anyway.
-            export_model(model, tmp.name, size=(size, size) if name == "s2am" else None)
+            export_model(model, tmp.name)
             predictor = PaddlePredictor(tmp.name, device="cpu")
         for batch in batches:
             image, mask = _inputs(batch, size)

@@ -255,7 +255,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--output", required=True, help="export folder")
     p.add_argument("--batch", type=int, default=None, help="fix the batch size (default: dynamic)")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None,
-                   help="fix the input height and width (default: dynamic; S2AM needs a fixed size)")
+                   help="fix the input height and width (default: dynamic)")
     p.add_argument("--onnx", action="store_true", help="also write model.onnx with paddle2onnx")
     p.add_argument("--opset", type=int, default=ONNX_OPSET, help="ONNX opset (default %(default)s)")
     return run_command(_run, p.parse_args(argv))
