@@ -60,7 +60,8 @@ class _SkipBlock(nn.Layer):
         y = self.model(x)
         if self.outermost:
             return y
-        if y.shape[2:] != x.shape[2:]:
+        # Traced sizes are symbolic; at the size multiple (256) every level's sizes agree anyway.
+        if paddle.in_dynamic_mode() and y.shape[2:] != x.shape[2:]:
             # Official F.upsample(mode='bilinear') of torch 1.0: align_corners False.
             y = F.interpolate(y, size=x.shape[2:], mode="bilinear", align_corners=False)
         return paddle.concat([y, x], axis=1)

@@ -20,6 +20,10 @@ with ``a`` (the [HW, HW] attention matrix is never built). Each sample uses its 
 official forces batch 1 and caches the first mask forever). Known positions are copied exactly
 (the official copies their best match, which is the position itself for any non-degenerate
 feature).
+
+Export: a static graph cannot call numpy, so when traced (``paddle.jit.to_static``) the layer runs
+:func:`csa_graph` instead: the same search and Eq. 3-4 on the features themselves (no attention
+matrix; no gradient, inference only), one loop step per position for the whole batch.
 """
 from typing import List, NamedTuple, Optional
 
@@ -178,6 +182,73 @@ def _device(a: np.ndarray, like: paddle.Tensor) -> paddle.Tensor:
     return paddle.to_tensor(a, place=like.place)
 
 
+def _zero() -> paddle.Tensor:
+    return paddle.zeros([], "float32")
+
+
+def csa_graph(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True) -> paddle.Tensor:
+    """CSA forward as Paddle ops only (what export traces): [N,C,h,w] features, [N,1,h,w] mask (1 = hole).
+
+    Equals the layer's forward (:func:`_plan`, :func:`_recurrence`, :func:`_fill`) without the
+    attention: ``out_t = x[m_t] + keep * (out_{t-1} - x[m_t])`` is Eq. 3-4 applied to the features,
+    in float32. One loop step per position that is a hole in any sample, for all samples at once;
+    a sample's ``out_{t-1}`` is carried unchanged through its known positions, so each keeps its mask.
+    """
+    shape = paddle.shape(x)
+    feats = x.reshape([0, 0, -1])                                                   # [N,C,HW]
+    hole = feat_mask.reshape([0, -1]) > 0.5                                         # [N,HW]
+    known = paddle.logical_not(hole)
+    # A sample without a known position has nothing to borrow: identity, as _plan's None.
+    hole = paddle.logical_and(hole, known.any(axis=1, keepdim=True))
+    norms = paddle.sqrt((feats * feats).sum(axis=1)) + 1e-8                         # [N,HW]
+    # The loop's positions in raster order: every hole of any sample, and position 0 so that there
+    # is at least one (Paddle 3.3.1 Inference misreads gathers with an empty index). A step where
+    # a sample has no hole leaves it unchanged.
+    visited = paddle.logical_or(hole.any(axis=0), paddle.arange(paddle.shape(hole)[1]) == 0)     # [HW]
+    positions = paddle.nonzero(visited).reshape([-1])                               # [P]
+    holes = feats.index_select(positions, axis=2)                                   # [N,C,P]
+    # Each of them against every candidate (the known columns compete): [N,P,HW].
+    scores = paddle.bmm(holes.transpose([0, 2, 1]), feats) / norms.unsqueeze(1)
+    scores = paddle.where(known.unsqueeze(1), scores, paddle.full([], -np.inf, "float32"))
+    value = scores.max(axis=2, keepdim=True)                                        # [N,P,1]
+    if clamp:
+        value = paddle.maximum(value, _zero())
+    match = paddle.take_along_axis(feats, scores.argmax(axis=2).unsqueeze(1).expand_as(holes), axis=2,
+                                  broadcast=False)
+    # Step-major [P,N,...]: a step reads one contiguous row of each. (Unsqueeze before transpose:
+    # Paddle 3.3.1's oneDNN passes fuse transpose + unsqueeze into an op its predictor cannot build.)
+    query = (holes / norms.index_select(positions, axis=1).unsqueeze(1)).transpose([2, 0, 1])
+    match = match.transpose([2, 0, 1])
+    value = value.transpose([1, 0, 2])
+    step_hole = hole.index_select(positions, axis=1).unsqueeze(2).transpose([1, 0, 2])
+    steps = paddle.shape(positions)[0]
+
+    def more(p, prev, rows):
+        return p < steps
+
+    def step(p, prev, rows):
+        q, m, v, h = (t.index_select(p) for t in (query, match, value, step_hole))    # [1,N,...]
+        s = (prev * q).sum(axis=2, keepdim=True)
+        if clamp:
+            s = paddle.maximum(s, _zero())
+        denom = s + v
+        # prev is 0 up to a sample's first hole, so s = 0 and keep = 0 there: it takes its match
+        # alone. A zero denominator (nothing to mix) keeps the match alone too.
+        keep = paddle.where(denom != 0, s / denom, _zero())
+        prev = paddle.where(h, m + keep * (prev - m), prev)
+        # One row per step into a tensor array: writing into a [P,N,C] carry would copy it every step.
+        return p + 1, prev, paddle.tensor.array_write(prev, p, rows)
+
+    start = [paddle.zeros([1], "int64"), paddle.zeros_like(query[0:1]), paddle.tensor.create_array("float32")]
+    rows = paddle.static.nn.while_loop(more, step, start)[2]
+    filled = paddle.tensor.manipulation.tensor_array_to_tensor(rows, axis=0)[0]     # [P,N,C]
+    # Each position's step row; positions never visited read row 0 and are known anyway.
+    row = paddle.clip(paddle.cumsum(visited.astype("int64")) - 1, min=0)
+    filled = filled.index_select(row).transpose([1, 2, 0])                          # [N,C,HW]
+    # Known positions are copied exactly.
+    return paddle.where(hole.unsqueeze(1), filled, feats).reshape(shape)
+
+
 class _CSAFunction(PyLayer):
     """Forward A @ x; backward A^T g (``paper``) or the official ``g + w * trunc(A)^T g``.
 
@@ -227,6 +298,8 @@ class CoherentSemanticAttention(nn.Layer):
 
     def forward(self, x: paddle.Tensor, feat_mask: paddle.Tensor) -> paddle.Tensor:
         """Fill the hole positions of ``x`` by coherent semantic attention."""
+        if not paddle.in_dynamic_mode():    # traced for export: no host code, symbolic sizes
+            return csa_graph(x, feat_mask, self.clamp)
         if x.ndim != 4:
             raise ValueError(f"CSA expects x [N,C,h,w], got shape {list(x.shape)}")
         n, c, h, w = x.shape
