@@ -5,7 +5,7 @@ import numpy as np
 import paddle
 import pytest
 
-from ppinpaint.modeling.layers.csa import CoherentSemanticAttention, csa_feature_mask
+from ppinpaint.modeling.layers.csa import CoherentSemanticAttention, csa_feature_mask, csa_graph
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "csa")
 
@@ -140,6 +140,40 @@ def test_clamp_guards_negative_similarities():
     # Clamped: every hole feature is a convex mix of known ones, so it stays within their range.
     assert np.isfinite(clamped).all() and np.abs(clamped).max() <= bound + 1e-5
     assert not (np.isfinite(raw).all() and np.abs(raw).max() <= 10 * bound)
+
+
+def _graph_batch(shift: float):
+    """Sign-mixed features [4,6,12,12] and four masks: scattered, two rectangles, empty, full."""
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((4, 6, 12, 12)) + shift).astype(np.float32)
+    masks = np.zeros((4, 1, 12, 12), np.float32)
+    masks[0] = rng.random((1, 12, 12)) < 0.3
+    masks[1, :, 2:7, 3:11], masks[1, :, 9:11, 0:4] = 1, 1
+    masks[3] = 1
+    return paddle.to_tensor(x), paddle.to_tensor(masks)
+
+
+@pytest.mark.parametrize("clamp", [True, False])
+def test_graph_forward_equals_the_layer(clamp):
+    """csa_graph (what export traces) against the numpy path: traced with dynamic sizes, and called directly."""
+    # Unclamped, sign-mixed features make the recurrence grow (see the test above): shifted
+    # features keep it bounded, and the tolerance is relative to the output's size.
+    x, masks = _graph_batch(0.0 if clamp else 0.7)
+    eager = CoherentSemanticAttention(clamp=clamp)(x, masks).numpy()
+    assert np.array_equal(eager[2:], x.numpy()[2:])          # empty and full masks: identity
+    spec = [paddle.static.InputSpec([None, 6, None, None], "float32"),
+            paddle.static.InputSpec([None, 1, None, None], "float32")]
+    traced = paddle.jit.to_static(CoherentSemanticAttention(clamp=clamp), input_spec=spec, full_graph=True)
+    tol = 1e-5 * max(1.0, np.abs(eager).max())
+    for got in (traced(x, masks), csa_graph(x, masks, clamp)):
+        assert np.abs(got.numpy() - eager).max() <= tol
+        assert np.array_equal(got.numpy()[2:], x.numpy()[2:])
+    # A batch without any hole, and one sample: other sizes through the same traced graph.
+    empty = paddle.zeros([2, 1, 12, 12])
+    assert np.array_equal(traced(x[:2], empty).numpy(), x.numpy()[:2])
+    small = x[1:2, :, :8, :10]
+    got = traced(small, masks[1:2, :, :8, :10]).numpy()
+    assert np.abs(got - CoherentSemanticAttention(clamp=clamp)(small, masks[1:2, :, :8, :10]).numpy()).max() <= tol
 
 
 def test_bad_inputs_are_one_clear_error():
