@@ -43,16 +43,13 @@ def run_one(name: str, mode: str, quick: bool, sizes: List[int], batches: List[i
 
     import ppinpaint
     from common import emit, peak_rss_mb, time_call
-    from ppinpaint.export import NOT_EXPORTABLE, export_model
+    from ppinpaint.export import export_model
     from ppinpaint.inference import PaddlePredictor
 
     official, (config, opts), _ = MODELS[name]
     model = ppinpaint.load_model(os.path.join(ROOT, config if quick else official), opts=opts if quick else None)
     width = {k: v for k, v in model.nets["generator"].__dict__.items() if k in ("ngf", "cnum")}
     common = {"model": name, "mode": mode, "config": config if quick else official}
-    if mode == "paddle_inference" and type(model).__name__ in NOT_EXPORTABLE:
-        emit({**common, "error": "not exportable"})
-        return
     for size in sizes:
         predictor, tmp = model, None
         if mode == "paddle_inference":

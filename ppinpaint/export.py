@@ -19,10 +19,11 @@ DEPLOY_FILE = "deploy.yml"
 ONNX_FILE = "model.onnx"
 ONNX_OPSET = 16                 # where the exports were tested; paddle2onnx raises it when an op needs more
 
-# Methods whose inference graph cannot be traced, and why: export raises this reason.
-NOT_EXPORTABLE = {
-    "CSA": "the coherent semantic attention layer runs its raster-order recurrence on the host (numpy) "
-           "between Paddle ops; a static graph has no operator for it",
+# Methods whose exported graph paddle2onnx 2.1.0 cannot convert, and why: --onnx raises this reason.
+NO_ONNX = {
+    "CSA": "paddle2onnx 2.1.0 converts the attention's while loop (pd_op.while) to an ONNX Loop without "
+           "the tensor array its steps write (pd_op.array_write_), and onnxruntime rejects the model it "
+           "writes; use Paddle Inference",
 }
 
 # Methods whose exported graph crashes Paddle 3.3.1 Inference under oneDNN: deploy.yml turns it off.
@@ -147,17 +148,9 @@ def deploy_info(model, batch: Optional[int] = None, size: Optional[Sequence[int]
     }
 
 
-def check_exportable(model) -> None:
-    """Raise ``ExportError`` naming the reason when the model's graph cannot be traced."""
-    reason = NOT_EXPORTABLE.get(type(model).__name__)
-    if reason:
-        raise ExportError(f"{type(model).__name__} cannot be exported to a static graph: {reason}")
-
-
 def export_model(model, output_dir: str, batch: Optional[int] = None, size: Optional[Sequence[int]] = None,
                  config: Optional[str] = None, weights: Optional[str] = None) -> Dict[str, str]:
     """Trace ``model.infer_graph`` and write ``model.json`` + ``model.pdiparams`` + ``deploy.yml``."""
-    check_exportable(model)
     model.eval()
     os.makedirs(output_dir, exist_ok=True)
     prefix = os.path.join(output_dir, MODEL_PREFIX)
@@ -212,6 +205,10 @@ def export_onnx(model_dir: str, opset: int = ONNX_OPSET) -> str:
         raise ExportError("ONNX export needs paddle2onnx: pip install 'ppinpaint[export]' "
                           "(or -r requirements-dev.txt)") from None
     files = model_files(model_dir)
+    # paddle2onnx reports success on these graphs: the reason is known, so say it before converting.
+    name = read_deploy(model_dir).get("model") if os.path.isfile(os.path.join(model_dir, DEPLOY_FILE)) else None
+    if name in NO_ONNX:
+        raise ExportError(f"{name} cannot be exported to ONNX: {NO_ONNX[name]}")
     save_file = os.path.join(model_dir, ONNX_FILE)
     if os.path.exists(save_file):
         os.remove(save_file)
