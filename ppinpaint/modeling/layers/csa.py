@@ -182,10 +182,6 @@ def _device(a: np.ndarray, like: paddle.Tensor) -> paddle.Tensor:
     return paddle.to_tensor(a, place=like.place)
 
 
-def _zero() -> paddle.Tensor:
-    return paddle.zeros([], "float32")
-
-
 def csa_graph(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True) -> paddle.Tensor:
     """CSA forward as Paddle ops only (what export traces): [N,C,h,w] features, [N,1,h,w] mask (1 = hole).
 
@@ -195,6 +191,7 @@ def csa_graph(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True) ->
     a sample's ``out_{t-1}`` is carried unchanged through its known positions, so each keeps its mask.
     """
     shape = paddle.shape(x)
+    zero = paddle.zeros([], "float32")      # one constant, not one op per loop step
     feats = x.reshape([0, 0, -1])                                                   # [N,C,HW]
     hole = feat_mask.reshape([0, -1]) > 0.5                                         # [N,HW]
     known = paddle.logical_not(hole)
@@ -204,7 +201,7 @@ def csa_graph(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True) ->
     # The loop's positions in raster order: every hole of any sample, and position 0 so that there
     # is at least one (Paddle 3.3.1 Inference misreads gathers with an empty index). A step where
     # a sample has no hole leaves it unchanged.
-    visited = paddle.logical_or(hole.any(axis=0), paddle.arange(paddle.shape(hole)[1]) == 0)     # [HW]
+    visited = paddle.logical_or(hole.any(axis=0), paddle.arange(paddle.shape(hole)[1]) == 0)        # [HW]
     positions = paddle.nonzero(visited).reshape([-1])                               # [P]
     holes = feats.index_select(positions, axis=2)                                   # [N,C,P]
     # Each of them against every candidate (the known columns compete): [N,P,HW].
@@ -212,7 +209,7 @@ def csa_graph(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True) ->
     scores = paddle.where(known.unsqueeze(1), scores, paddle.full([], -np.inf, "float32"))
     value = scores.max(axis=2, keepdim=True)                                        # [N,P,1]
     if clamp:
-        value = paddle.maximum(value, _zero())
+        value = paddle.maximum(value, zero)
     match = paddle.take_along_axis(feats, scores.argmax(axis=2).unsqueeze(1).expand_as(holes), axis=2,
                                   broadcast=False)
     # Step-major [P,N,...]: a step reads one contiguous row of each. (Unsqueeze before transpose:
@@ -220,7 +217,7 @@ def csa_graph(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True) ->
     query = (holes / norms.index_select(positions, axis=1).unsqueeze(1)).transpose([2, 0, 1])
     match = match.transpose([2, 0, 1])
     value = value.transpose([1, 0, 2])
-    step_hole = hole.index_select(positions, axis=1).unsqueeze(2).transpose([1, 0, 2])
+    step_hole = hole.index_select(positions, axis=1).astype("float32").unsqueeze(2).transpose([1, 0, 2])
     steps = paddle.shape(positions)[0]
 
     def more(p, prev, rows):
@@ -230,12 +227,14 @@ def csa_graph(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True) ->
         q, m, v, h = (t.index_select(p) for t in (query, match, value, step_hole))    # [1,N,...]
         s = (prev * q).sum(axis=2, keepdim=True)
         if clamp:
-            s = paddle.maximum(s, _zero())
+            s = paddle.maximum(s, zero)
         denom = s + v
         # prev is 0 up to a sample's first hole, so s = 0 and keep = 0 there: it takes its match
-        # alone. A zero denominator (nothing to mix) keeps the match alone too.
-        keep = paddle.where(denom != 0, s / denom, _zero())
-        prev = paddle.where(h, m + keep * (prev - m), prev)
+        # alone. A zero denominator (nothing to mix) keeps the match alone too. (Traced, where is one
+        # op only when its three operands have one shape; otherwise it broadcasts them op by op.)
+        keep = paddle.where(denom != zero, s / denom, paddle.zeros_like(s))
+        # Blend by the 0/1 hole flag: exact for either value, and three ops where `where` needs ten.
+        prev = h * (m + keep * (prev - m)) + (1.0 - h) * prev
         # One row per step into a tensor array: writing into a [P,N,C] carry would copy it every step.
         return p + 1, prev, paddle.tensor.array_write(prev, p, rows)
 
