@@ -90,3 +90,22 @@ def test_configs_load(name):
     if name == "quickstart":
         model = ppinpaint.build_model(config)
         assert set(model.nets) == {"generator", "discriminator", "feature_discriminator"}
+
+
+def test_pretrained_vgg_is_fetched_only_when_training_runs_it(monkeypatch):
+    """An official config (vgg pretrained: true) predicts, evaluates and exports without a download."""
+    calls = []
+
+    def offline_vgg16(pretrained=False, **kwargs):
+        calls.append(pretrained)
+        raise RuntimeError("no network here")
+
+    monkeypatch.setattr(paddle.vision.models, "vgg16", offline_vgg16)
+    model = ppinpaint.build_model(os.path.join(CONFIGS, "places2_256.yml"),
+                                  opts=["model.generator.ngf=4", "model.discriminator.ndf=4",
+                                        "model.consistency_weight=0"])
+    batch = make_batch(n=1)
+    assert model.infer(batch["image"], batch["mask"]).shape == [1, 3, SIZE, SIZE] and not calls
+    with pytest.raises(RuntimeError, match="no network"):
+        model.vgg(batch["image"])
+    assert calls == [True]

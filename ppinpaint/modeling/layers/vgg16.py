@@ -39,9 +39,9 @@ class VGG16Features(nn.Layer):
     """VGG16 slices; ``weights``: a .pdparams of this layer's keys (``slice1.0.weight`` …), bare or
     under ``vgg16`` as the ``torchvision_vgg16`` converter writes it.
 
-    ``pretrained=True`` takes Paddle's ImageNet VGG16 (downloads on first use). Without weights
-    the features are random, which is logged as a warning: the consistency loss and the feature
-    discriminator are then meaningless.
+    ``pretrained=True`` takes Paddle's ImageNet VGG16, downloaded at the first forward (training).
+    Without weights the features are random, which is logged as a warning: the consistency loss and
+    the feature discriminator are then meaningless.
     """
 
     def __init__(self, weights: Optional[str] = None, pretrained: bool = False) -> None:
@@ -55,18 +55,22 @@ class VGG16Features(nn.Layer):
             # What `convert_weights.py torchvision_vgg16` writes: {'vgg16': state}.
             state = state["vgg16"] if set(state) == {"vgg16"} else state
             self.set_state_dict(_checked(state, self.state_dict(), weights))
-        elif pretrained:
-            features = paddle.vision.models.vgg16(pretrained=True).features.state_dict()
-            self.set_state_dict(_checked(from_features(features), self.state_dict(), "paddle vgg16"))
-        else:
+        elif not pretrained:
             logger.warning("VGG16Features: no weights and pretrained=false, features are RANDOM "
                            "(consistency loss and feature discriminator will not be meaningful)")
+        # Fetched on first use: only training runs the VGG, so predict, eval and export of a config
+        # with ``pretrained: true`` never download.
+        self._fetch_pretrained = bool(pretrained) and not weights
         for p in self.parameters():
             p.stop_gradient = True
         self.eval()
 
     def forward(self, x: paddle.Tensor) -> Dict[str, paddle.Tensor]:
         """[N,3,H,W] -> {relu1_2, relu2_2, relu3_3, relu4_3}."""
+        if self._fetch_pretrained:
+            features = paddle.vision.models.vgg16(pretrained=True).features.state_dict()
+            self.set_state_dict(_checked(from_features(features), self.state_dict(), "paddle vgg16"))
+            self._fetch_pretrained = False
         out = {}
         for (name, _, _), key in zip(SLICES, OUTPUTS):
             x = getattr(self, name)(x)
