@@ -1,7 +1,8 @@
 """Every model's inference benchmark, eager and exported (Paddle Inference), as one Markdown table.
 
 Each (model, mode) runs in its own process so its peak RSS is its own; each prints JSON lines
-(benchmarks/common.py) and this script writes them as ``benchmarks/RESULTS.md``. The per-model
+(benchmarks/common.py) and this script writes them as ``benchmarks/RESULTS.md`` (official widths)
+or ``benchmarks/RESULTS_quick.md`` (``--quick``). The per-model
 scripts (bench_*.py) remain for layer and training-step detail.
     PYTHONPATH=. python benchmarks/run_all.py            # official widths, 256² and 512², batch 1 and 8
     PYTHONPATH=. python benchmarks/run_all.py --quick    # quickstart widths, small sizes, batch 1 (minutes)
@@ -95,7 +96,7 @@ def main(argv: List[str] = None) -> int:
     p.add_argument("--quick", action="store_true", help="quickstart widths, small sizes, batch 1, one repeat")
     p.add_argument("--models", nargs="+", default=sorted(MODELS), choices=sorted(MODELS))
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
-    p.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    p.add_argument("--output", help="Markdown file (default: benchmarks/RESULTS.md, with --quick RESULTS_quick.md)")
     p.add_argument("--one", nargs=2, metavar=("MODEL", "MODE"), help=argparse.SUPPRESS)
     p.add_argument("--sizes", type=int, nargs="+", default=None)
     p.add_argument("--batches", type=int, nargs="+", default=None)
@@ -119,13 +120,17 @@ def main(argv: List[str] = None) -> int:
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
             got = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
             if proc.returncode != 0 and not got:
-                got = [{"model": name, "mode": mode, "config": "", "error": f"failed (exit {proc.returncode})"}]
+                # The child's last stderr line is its exception: the table says why, not only that.
+                reason = (proc.stderr.strip().splitlines() or [""])[-1][:160].replace("|", "/")
+                got = [{"model": name, "mode": mode, "config": "",
+                        "error": f"failed (exit {proc.returncode}): {reason}"}]
             for r in got:
                 print(json.dumps(r, sort_keys=True), flush=True)
             records += got
-    with open(args.output, "w", encoding="utf-8") as f:
+    output = args.output or os.path.join(HERE, "RESULTS_quick.md" if args.quick else "RESULTS.md")
+    with open(output, "w", encoding="utf-8") as f:
         f.write(table(records, args.quick))
-    print(f"wrote {args.output}")
+    print(f"wrote {output}")
     return 0
 
 
