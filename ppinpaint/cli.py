@@ -141,8 +141,8 @@ def infer_main(argv: Optional[List[str]] = None) -> int:
     return main(argv)
 
 
-COMMANDS = {"train": train_main, "eval": eval_main, "eval-folders": eval_folders_main, "predict": predict_main, "convert": convert_main,
-            "export": export_main, "infer": infer_main}
+COMMANDS = {"train": train_main, "eval": eval_main, "eval-folders": eval_folders_main, "predict": predict_main,
+            "convert": convert_main, "export": export_main, "infer": infer_main}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

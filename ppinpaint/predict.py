@@ -8,7 +8,7 @@ exactly, keep the input's size; an empty mask returns the input unchanged.
 import argparse
 import glob
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import paddle
@@ -76,6 +76,28 @@ def list_images(path: str) -> List[str]:
     return [path]
 
 
+def _stem(path: str, strip: Sequence[str] = ()) -> str:
+    stem = os.path.splitext(os.path.basename(path))[0]
+    for suffix in strip:
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return stem
+
+
+def pair_by_stem(files: List[str], folder: str, what: str, of: str,
+                 strip: Sequence[str] = ()) -> List[Tuple[str, str]]:
+    """Each of ``files`` with the image in ``folder`` of the same stem (``strip``: suffixes those may
+    carry); one error, naming up to five, for the ``files`` without a match."""
+    others = {_stem(p, strip): p for p in list_images(folder)}
+    pairs, missing = [], []
+    for p in files:
+        stem = _stem(p)
+        (pairs.append((p, others[stem])) if stem in others else missing.append(os.path.basename(p)))
+    if missing:
+        raise InputError(f"no {what} in {folder} for {len(missing)} {of}(s): {missing[:5]}")
+    return pairs
+
+
 def pair_files(image: str, mask: str) -> List[Tuple[str, str]]:
     """(image, mask) pairs: one file each; a folder of images with one mask file for all; or two
     folders paired by file stem (``x.png`` with ``x.png``, ``x_mask.png`` or ``x-mask.png``)."""
@@ -83,20 +105,7 @@ def pair_files(image: str, mask: str) -> List[Tuple[str, str]]:
     if not os.path.isdir(mask):
         list_images(mask)
         return [(p, mask) for p in images]
-    masks: Dict[str, str] = {}
-    for p in list_images(mask):
-        stem = os.path.splitext(os.path.basename(p))[0]
-        for suffix in ("_mask", "-mask"):
-            if stem.endswith(suffix):
-                stem = stem[: -len(suffix)]
-        masks[stem] = p
-    pairs, missing = [], []
-    for p in images:
-        stem = os.path.splitext(os.path.basename(p))[0]
-        (pairs.append((p, masks[stem])) if stem in masks else missing.append(os.path.basename(p)))
-    if missing:
-        raise InputError(f"no mask in {mask} for {len(missing)} image(s): {missing[:5]}")
-    return pairs
+    return pair_by_stem(images, mask, "mask", "image", strip=("_mask", "-mask"))
 
 
 def predict_paths(model, image: str, mask: str, output: str, concat: bool = False,

@@ -14,25 +14,13 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.io import InputError, check_pair, read_image, read_mask
-from ..predict import list_images, pair_files
+from ..predict import list_images, pair_by_stem, pair_files
 from .harmonize import HarmonizationMetrics
 from .inpaint import InpaintingMetrics
 from .perceptual import FID, LPIPS, statistics
 from .report import format_table, write_report
 
 PIXEL_METRICS = {"inpainting": InpaintingMetrics, "harmonization": HarmonizationMetrics}
-
-
-def pair_results(pred: str, gt: str) -> List[tuple]:
-    """(result, ground truth) paths paired by file stem; one error lists the results without a match."""
-    targets = {os.path.splitext(os.path.basename(p))[0]: p for p in list_images(gt)}
-    pairs, missing = [], []
-    for p in list_images(pred):
-        stem = os.path.splitext(os.path.basename(p))[0]
-        (pairs.append((p, targets[stem])) if stem in targets else missing.append(os.path.basename(p)))
-    if missing:
-        raise InputError(f"no ground truth in {gt} for {len(missing)} result(s): {missing[:5]}")
-    return pairs
 
 
 def _nchw(rgb: np.ndarray) -> np.ndarray:
@@ -42,7 +30,7 @@ def _nchw(rgb: np.ndarray) -> np.ndarray:
 def evaluate_folders(pred: str, gt: str, metrics: Sequence, mask: Optional[str] = None,
                      progress: bool = True) -> Dict[str, float]:
     """Update every metric with each (result, ground truth[, mask]) and return all values."""
-    pairs = pair_results(pred, gt)
+    pairs = pair_by_stem(list_images(pred), gt, "ground truth", "result")
     masks = dict(pair_files(gt, mask)) if mask else {}
     for m in metrics:
         m.reset()

@@ -74,8 +74,6 @@ class LPIPSNet(nn.Layer):
             x = layer(x)
             if i in self.taps:
                 out.append(x / (paddle.sqrt((x * x).sum(axis=1, keepdim=True)) + 1e-10))
-            if i == self.taps[-1]:
-                break
         return out
 
     def forward(self, a: paddle.Tensor, b: paddle.Tensor) -> paddle.Tensor:
