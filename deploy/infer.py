@@ -1,10 +1,11 @@
-"""Thin wrapper: `python deploy/infer.py --help` (an exported model with Paddle Inference or onnxruntime)."""
+"""Thin wrapper: `python deploy/infer.py --help` (an exported model with Paddle Inference or onnxruntime;
+the command is ppinpaint/commands/infer.py)."""
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppinpaint.cli import infer_main  # noqa: E402
+from ppinpaint.commands.infer import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(infer_main())
+    sys.exit(main())

@@ -224,35 +224,3 @@ def export_onnx(model_dir: str, opset: int = ONNX_OPSET) -> str:
         raise ExportError(f"paddle2onnx could not convert {files['program']}: "
                           + (errors[0] if errors else log.strip()[-500:]))
     return save_file
-
-
-def _run(args) -> int:
-    from .api import as_config, load_model
-
-    cfg = as_config(args.config, args.opts)
-    model = load_model(cfg, args.weights)
-    files = export_model(model, args.output, batch=args.batch, size=args.size, config=args.config,
-                         weights=args.weights)
-    print(f"wrote {files['model']}, {files['params']} and {files['deploy']}")
-    if args.onnx:
-        print(f"wrote {export_onnx(args.output, args.opset)}")
-    return 0
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """``tools/export.py`` / ``ppinpaint export``."""
-    import argparse
-
-    from .cli import _config_args, _run as run_command
-
-    p = argparse.ArgumentParser(prog="export", description="Export a model's inference graph for Paddle "
-                                "Inference (model.json + model.pdiparams + deploy.yml), optionally ONNX.")
-    _config_args(p)
-    p.add_argument("--weights", help=".pdparams weights or a checkpoint folder (default: random init)")
-    p.add_argument("--output", required=True, help="export folder")
-    p.add_argument("--batch", type=int, default=None, help="fix the batch size (default: dynamic)")
-    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None,
-                   help="fix the input height and width (default: dynamic)")
-    p.add_argument("--onnx", action="store_true", help="also write model.onnx with paddle2onnx")
-    p.add_argument("--opset", type=int, default=ONNX_OPSET, help="ONNX opset (default %(default)s)")
-    return run_command(_run, p.parse_args(argv))

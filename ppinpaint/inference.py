@@ -5,7 +5,7 @@ Both expose ``infer(image, mask)`` on [0,1] NCHW batches plus ``task``, ``size_m
 (the one implementation of the input rules, padding and paste-back) run them unchanged.
 """
 import os
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -127,35 +127,3 @@ def load_predictor(model_dir: str, backend: str = "paddle", **options) -> _Expor
     if backend == "onnx":
         return OnnxPredictor(model_dir, **options)
     raise ValueError(f"backend must be 'paddle' or 'onnx', got {backend!r}")
-
-
-def _run(args) -> int:
-    from .config import SCHEMA
-    from .predict import predict_paths, strategy_options
-
-    options = {"cpu_threads": args.threads}
-    if args.backend == "paddle":
-        options.update(device=args.device, use_mkldnn=False if args.no_mkldnn else None)
-    predictor = load_predictor(args.model_dir, args.backend, **options)
-    written = predict_paths(predictor, args.image, args.mask, args.output, concat=args.concat,
-                            soft_mask=args.soft_mask, **strategy_options(args, SCHEMA["predict"]))
-    print(f"wrote {len(written)} result(s) to {args.output}")
-    return 0
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """``deploy/infer.py`` / ``ppinpaint infer``: an exported model on images, as ``tools/predict.py``."""
-    import argparse
-
-    from .cli import _run as run_command
-    from .predict import add_io_args
-
-    p = argparse.ArgumentParser(prog="infer", description="Run an exported model (tools/export.py) on images "
-                                "with Paddle Inference or onnxruntime; inputs and outputs as tools/predict.py.")
-    p.add_argument("--model-dir", required=True, help="export folder (model.json/.pdmodel, model.pdiparams, deploy.yml)")
-    add_io_args(p)
-    p.add_argument("--backend", default="paddle", choices=["paddle", "onnx"], help="default: %(default)s")
-    p.add_argument("--device", choices=["cpu", "gpu"], default=None, help="default: gpu when available")
-    p.add_argument("--no-mkldnn", action="store_true", help="CPU without oneDNN (default: on unless deploy.yml says onednn: false)")
-    p.add_argument("--threads", type=int, default=1, help="CPU math threads (default %(default)s)")
-    return run_command(_run, p.parse_args(argv))

@@ -5,17 +5,16 @@
 pad to the network's size multiple (reflect), run, crop back, paste the known pixels back
 exactly, keep the input's size; an empty mask returns the input unchanged.
 """
-import argparse
 import glob
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import paddle
 from tqdm import tqdm
 
 from .data.io import IMAGE_EXTENSIONS, InputError, load_pair, write_image
-from .highres import STRATEGIES, run_strategy
+from .highres import run_strategy
 
 
 def _pad_amounts(size: int, multiple: int, minimum: int) -> int:
@@ -129,52 +128,3 @@ def predict_paths(model, image: str, mask: str, output: str, concat: bool = Fals
             m3 = np.repeat((m * 255).astype(np.uint8)[:, :, None], 3, axis=2)
             write_image(os.path.join(output, stem + "_concat.png"), np.concatenate([shown, m3, result], axis=1))
     return written
-
-
-def _run(args: argparse.Namespace) -> int:
-    from .api import as_config, load_model
-
-    cfg = as_config(args.config, args.opts)
-    model = load_model(cfg, args.weights)
-    section = cfg.section("predict")
-    soft = args.soft_mask or bool(section["soft_mask"])
-    written = predict_paths(model, args.image, args.mask, args.output, concat=args.concat, soft_mask=soft,
-                            **strategy_options(args, section))
-    print(f"wrote {len(written)} result(s) to {args.output}")
-    return 0
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """``tools/predict.py`` / ``ppinpaint predict``."""
-    from .cli import _config_args, _run as run_command
-
-    p = argparse.ArgumentParser(prog="predict", description="Inpaint or harmonize images with a trained model. "
-                                "For harmonization --image is the composite and the mask marks the foreground.")
-    _config_args(p)
-    p.add_argument("--weights", required=True, help=".pdparams weights or a checkpoint folder")
-    add_io_args(p)
-    return run_command(_run, p.parse_args(argv))
-
-
-def add_io_args(p: argparse.ArgumentParser) -> None:
-    """Inputs, outputs and large-image options shared by ``predict`` and ``infer`` (exported models)."""
-    p.add_argument("--image", required=True, help="an image or a folder of images")
-    p.add_argument("--mask", required=True, help="a mask (one for all images) or a folder paired by file stem")
-    p.add_argument("--output", required=True, help="folder for the results")
-    p.add_argument("--concat", action="store_true", help="also write input | mask | output side by side")
-    p.add_argument("--soft-mask", action="store_true", help="keep fractional mask values (default: binarize at 0.5)")
-    p.add_argument("--strategy", choices=STRATEGIES, default=None,
-                   help="large images: full size, crops around each hole, or a downscaled copy; auto picks "
-                        "full when the image fits --max-size^2 pixels, else crop (inpainting) / resize "
-                        "(harmonization) (config predict.strategy, default auto)")
-    # --resize-limit / --crop-margin are the names IOPaint users know; both spellings set one option.
-    p.add_argument("--max-size", "--resize-limit", dest="max_size", type=int, default=None,
-                   help="pixel budget side and resize target (config predict.max_size, default 1024)")
-    p.add_argument("--margin", "--crop-margin", dest="margin", type=int, default=None,
-                   help="context pixels around each hole for crop (config predict.margin, default 64)")
-
-
-def strategy_options(args: argparse.Namespace, section: Dict[str, object]) -> Dict[str, object]:
-    """strategy / max_size / margin from the command line, else from a ``predict`` config section."""
-    return {key: getattr(args, key) if getattr(args, key) is not None else section[key]
-            for key in ("strategy", "max_size", "margin")}

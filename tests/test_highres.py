@@ -6,7 +6,7 @@ import pytest
 
 import ppinpaint
 from ppinpaint.highres import choose, plan_crops
-from ppinpaint.predict import main as predict_main
+from ppinpaint.commands.predict import main as predict_main
 from ppinpaint.predict import predict_array
 
 

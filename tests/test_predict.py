@@ -74,7 +74,7 @@ def test_predict_tool_end_to_end(tmp_path, model):
     m = np.zeros((20, 30, 3), np.uint8)
     m[4:12, 4:20] = 255
     write_image(str(tmp_path / "x_mask.png"), m)
-    script = ("import sys; sys.path[:0]=[{!r},{!r}]; import tiny_gan; from ppinpaint.predict import main; "
+    script = ("import sys; sys.path[:0]=[{!r},{!r}]; import tiny_gan; from ppinpaint.commands.predict import main; "
               "sys.exit(main(sys.argv[1:]))").format(os.path.join(ROOT, "tests", "engine"), ROOT)
     proc = subprocess.run([sys.executable, "-c", script, "-c", str(cfg), "--weights", str(weights), "--image",
                            str(tmp_path / "in"), "--mask", str(tmp_path / "x_mask.png"), "--output",

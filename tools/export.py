@@ -1,10 +1,10 @@
-"""Thin wrapper: `python tools/export.py --help`."""
+"""Thin wrapper: `python tools/export.py --help` (the command is ppinpaint/commands/export.py)."""
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppinpaint.cli import export_main  # noqa: E402
+from ppinpaint.commands.export import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(export_main())
+    sys.exit(main())

@@ -1,45 +1,10 @@
-"""Write synthetic harmonization triplets (composite/mask/real) in the iHarmony4 layout.
-
-Sources: a folder of your photos (``--images DIR``), or the photos scikit-image bundles.
-The result is read by ``HarmonizationDataset(root=OUT, split=train|test)``.
-"""
-import argparse
+"""Thin wrapper: `python tools/make_synthetic.py --help` (the command is ppinpaint/commands/make_synthetic.py)."""
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-
-def main(argv=None) -> int:
-    """Parse arguments and write the set."""
-    from ppinpaint.cli import _run
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--output", required=True, help="dataset root to write")
-    p.add_argument("--images", help="folder of source photos (default: scikit-image's bundled photos)")
-    p.add_argument("--name", default="HSynthetic", help="subset name (folder and list prefix)")
-    p.add_argument("--count", type=int, default=200, help="number of composites")
-    p.add_argument("--size", type=int, default=256, help="side of the square crops")
-    p.add_argument("--test-fraction", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0)
-    return _run(_write, p.parse_args(argv))
-
-
-def _write(args) -> int:
-    from tqdm import tqdm
-
-    from ppinpaint.data.inpaint import list_images
-    from ppinpaint.data.io import read_image
-    from ppinpaint.data.quickstart import bundled_photos
-    from ppinpaint.data.synth import write_synthetic_set
-
-    photos = ([read_image(p) for p in tqdm(list_images(args.images), desc="read")] if args.images
-              else list(bundled_photos()))
-    names = write_synthetic_set(photos, args.output, name=args.name, count=args.count, size=args.size,
-                                test_fraction=args.test_fraction, seed=args.seed)
-    print(f"wrote {len(names)} composites to {os.path.join(args.output, args.name)}")
-    return 0
-
+from ppinpaint.commands.make_synthetic import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

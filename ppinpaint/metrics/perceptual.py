@@ -60,11 +60,11 @@ def load_metric_state(weights: Weights, role: str, metric: str) -> Dict[str, np.
                                      f"convert with `tools/convert_weights.py {role}`")
         return {k: np.asarray(v) for k, v in state[role].items()}
     # Imported here: the converters' file readers are only needed for this path.
-    from ..convert.run import USER_ERRORS, load_source
+    from ..convert.run import load_source
 
     try:
         return CONVERTERS.get(role)([load_source(p) for p in paths])[role]
-    except USER_ERRORS as e:
+    except (ValueError, OSError) as e:  # every reader and converter error is one of these
         raise MetricWeightsError(f"{metric} weights {', '.join(paths)}: {e}") from None
 
 

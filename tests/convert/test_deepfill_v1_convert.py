@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from deepfill_v1_data import case, load, official_sources  # noqa: E402
 from ppinpaint.convert.common import ConversionError  # noqa: E402
 from ppinpaint.convert.deepfill_v1 import _tf_generator_names, convert_deepfill_v1, convert_deepfill_v1_tf  # noqa: E402
-from ppinpaint.convert.run import main as convert_main  # noqa: E402
+from ppinpaint.commands.convert import main as convert_main  # noqa: E402
 
 
 def test_cli_converts_daa233_files_and_the_model_reproduces_official(tmp_path, capsys):

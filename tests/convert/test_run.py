@@ -13,6 +13,7 @@ from paddle import nn
 
 from ppinpaint import cli
 from ppinpaint.api import read_weights
+from ppinpaint.commands import convert as convert_command
 from ppinpaint.convert import run
 from ppinpaint.convert.common import ConversionError, linear_to_paddle, map_state
 from ppinpaint.registry import CONVERTERS
@@ -49,7 +50,7 @@ def torch_values():
 
 
 def run_main(capsys, *argv):
-    code = run.main(list(argv))
+    code = convert_command.main(list(argv))
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     return code, out, err
@@ -159,7 +160,7 @@ def test_list_and_missing_arguments(capsys):
     assert code == 0 and "test_tiny" in out and "Test converter" in out
     assert cli.main(["convert", "--list"]) == 0 and "test_tiny" in capsys.readouterr().out  # `ppinpaint convert`
     with pytest.raises(SystemExit) as e:
-        run.main(["test_tiny", "--src", TINY])
+        convert_command.main(["test_tiny", "--src", TINY])
     assert e.value.code == 2 and "--dst" in capsys.readouterr().err
 
 

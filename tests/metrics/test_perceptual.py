@@ -15,7 +15,7 @@ import paddle
 import pytest
 
 from parity import official_state
-from ppinpaint.cli import eval_main
+from ppinpaint.commands.eval import main as eval_main
 from ppinpaint.convert.run import convert_file
 from ppinpaint.engine.evaluator import build_metrics, evaluate
 from ppinpaint.metrics.perceptual import FID, LPIPS, MetricWeightsError, frechet_distance, statistics

@@ -1,0 +1,1 @@
+"""The command line: one module per command, each with ``main(argv) -> exit code``; the only argparse."""

@@ -1,0 +1,77 @@
+"""What every command shares: the config and weights arguments, the input/output arguments of
+``predict``/``infer``, the list of user errors and the one wrapper that turns them into exit code 2."""
+import argparse
+import os
+import sys
+from typing import Callable, Dict, Tuple
+
+# Every user error raised by the library (ConfigError, InputError, ConversionError, ExportError, …) is a
+# ValueError or an OSError; KeyError is how the registries name an unknown ``type:``.
+USER_ERRORS = (ValueError, FileNotFoundError, KeyError, OSError)
+
+
+def run_command(fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command; user errors are one line on stderr and exit code 2, not a traceback."""
+    # Imported here: `ppinpaint --help` should not load Paddle.
+    from ..engine.trainer import TrainingDiverged
+
+    try:
+        return fn(args)
+    except TrainingDiverged as e:
+        print(f"error: training diverged: {e}", file=sys.stderr)
+        return 1
+    except USER_ERRORS as e:
+        if os.environ.get("PPINPAINT_DEBUG"):
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+def config_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The parser of a command driven by a config: ``-c/--config`` and ``-o/--opts`` already added."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("-c", "--config", required=True, help="YAML config (may use _base_)")
+    parser.add_argument("-o", "--opts", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                        help="override config values, e.g. -o train.iters=200 model.generator.cnum=32")
+    return parser
+
+
+def weights_arg(parser: argparse.ArgumentParser, required: bool = True,
+                help: str = ".pdparams weights or a checkpoint folder") -> None:
+    """``--weights``: the weights a command loads into the config's model."""
+    parser.add_argument("--weights", required=required, help=help)
+
+
+def load_from_args(args: argparse.Namespace) -> Tuple[object, object]:
+    """The config of ``-c``/``-o`` and its model in eval mode with ``--weights`` loaded."""
+    from ..api import as_config, load_model
+
+    cfg = as_config(args.config, args.opts)
+    return cfg, load_model(cfg, args.weights)
+
+
+def io_args(p: argparse.ArgumentParser) -> None:
+    """Inputs, outputs and large-image options shared by ``predict`` and ``infer`` (exported models)."""
+    from ..highres import STRATEGIES
+
+    p.add_argument("--image", required=True, help="an image or a folder of images")
+    p.add_argument("--mask", required=True, help="a mask (one for all images) or a folder paired by file stem")
+    p.add_argument("--output", required=True, help="folder for the results")
+    p.add_argument("--concat", action="store_true", help="also write input | mask | output side by side")
+    p.add_argument("--soft-mask", action="store_true", help="keep fractional mask values (default: binarize at 0.5)")
+    p.add_argument("--strategy", choices=STRATEGIES, default=None,
+                   help="large images: full size, crops around each hole, or a downscaled copy; auto picks "
+                        "full when the image fits --max-size^2 pixels, else crop (inpainting) / resize "
+                        "(harmonization) (config predict.strategy, default auto)")
+    # --resize-limit / --crop-margin are the names IOPaint users know; both spellings set one option.
+    p.add_argument("--max-size", "--resize-limit", dest="max_size", type=int, default=None,
+                   help="pixel budget side and resize target (config predict.max_size, default 1024)")
+    p.add_argument("--margin", "--crop-margin", dest="margin", type=int, default=None,
+                   help="context pixels around each hole for crop (config predict.margin, default 64)")
+
+
+def strategy_options(args: argparse.Namespace, section: Dict[str, object]) -> Dict[str, object]:
+    """strategy / max_size / margin from the command line, else from a ``predict`` config section."""
+    return {key: getattr(args, key) if getattr(args, key) is not None else section[key]
+            for key in ("strategy", "max_size", "margin")}

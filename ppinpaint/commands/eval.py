@@ -1,0 +1,42 @@
+"""``ppinpaint eval`` / ``tools/eval.py``: evaluate weights on the config's ``val_dataset``."""
+import argparse
+import os
+from typing import List, Optional
+
+from .common import config_parser, run_command, weights_arg
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from ..api import as_config, load_model
+    from ..builder import build
+    from ..config import ConfigError
+    from ..engine.evaluator import build_metrics, evaluate
+    from ..metrics.report import format_table, write_report
+    from ..registry import DATASETS
+
+    cfg = as_config(args.config, args.opts)
+    if not cfg.get("val_dataset"):
+        raise ConfigError(f"{args.config}: evaluation needs a 'val_dataset' section (or -o val_dataset.…)")
+    ec = cfg.section("eval")
+    # Configured metrics are built first: one that lacks its network weights fails before the model loads.
+    metrics = build_metrics(ec["metrics"], "", cfg.origin) if ec["metrics"] else None
+    model = load_model(cfg, args.weights)
+    metrics = metrics or build_metrics([], model.task)
+    dataset = build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)
+    out = args.output or os.path.join("output", "eval_" + os.path.splitext(os.path.basename(args.config))[0])
+    results = evaluate(model, dataset, metrics,
+                       batch_size=int(ec["batch_size"]), num_workers=int(ec["num_workers"]),
+                       max_samples=ec["max_samples"], image_dir=os.path.join(out, "images"),
+                       save_images=int(ec["save_images"]))
+    write_report(results, out)
+    print(format_table(results))
+    print(f"metrics written to {os.path.join(out, 'metrics.json')}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Evaluate weights on the config's ``val_dataset``."""
+    p = config_parser(prog="eval", description="Evaluate a model on the config's val_dataset.")
+    weights_arg(p)
+    p.add_argument("--output", metavar="DIR", help="where metrics.json, metrics.csv and grids go")
+    return run_command(_eval, p.parse_args(argv))

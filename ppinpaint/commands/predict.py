@@ -1,0 +1,26 @@
+"""``ppinpaint predict`` / ``tools/predict.py``: a trained model on image and mask files."""
+import argparse
+from typing import List, Optional
+
+from .common import config_parser, io_args, load_from_args, run_command, strategy_options, weights_arg
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from ..predict import predict_paths
+
+    cfg, model = load_from_args(args)
+    section = cfg.section("predict")
+    soft = args.soft_mask or bool(section["soft_mask"])
+    written = predict_paths(model, args.image, args.mask, args.output, concat=args.concat, soft_mask=soft,
+                            **strategy_options(args, section))
+    print(f"wrote {len(written)} result(s) to {args.output}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Inpaint or harmonize image files with a trained model."""
+    p = config_parser(prog="predict", description="Inpaint or harmonize images with a trained model. "
+                                "For harmonization --image is the composite and the mask marks the foreground.")
+    weights_arg(p)
+    io_args(p)
+    return run_command(_predict, p.parse_args(argv))
