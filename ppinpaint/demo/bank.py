@@ -1,0 +1,141 @@
+"""The demo's models: which ones (configs, weights, run folders), each loaded once, run one at a time."""
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import yaml
+
+from ..highres import choose
+from ..predict import predict_array
+
+CONFIG_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs")
+# What the demo shows when it is given no weights: every method at quickstart width, random init.
+QUICKSTART = (("DeepFill v1", "deepfill_v1/quickstart.yml"), ("CSA", "csa/quickstart.yml"),
+              ("RainNet", "rainnet/quickstart.yml"), ("S²AM", "s2am/quickstart.yml"),
+              ("S²AM mask-free", "s2am/quickstart_mask_free.yml"))
+RUN_CONFIG = "config.yml"   # what a training run writes beside its checkpoints/
+
+
+@dataclass
+class ModelSpec:
+    """One entry of the model list: a config, optional weights (file, checkpoint or run folder), a name."""
+
+    config: str
+    weights: Optional[str] = None
+    name: Optional[str] = None
+
+    @property
+    def label(self) -> str:
+        """The name shown in the page."""
+        if self.name:
+            return self.name
+        stem = os.path.splitext(os.path.basename(self.config))[0]
+        return f"{stem} · {os.path.basename(os.path.normpath(self.weights))}" if self.weights else stem
+
+
+def quickstart_specs(root: str = CONFIG_ROOT) -> List[ModelSpec]:
+    """The quickstart configs of all four methods with random weights."""
+    specs = [ModelSpec(os.path.join(root, rel), None, f"{name} (quickstart, random weights)") for name, rel in QUICKSTART]
+    missing = [s.config for s in specs if not os.path.isfile(s.config)]
+    if missing:
+        raise FileNotFoundError(f"quickstart configs not found ({missing[0]}): run from a ppinpaint checkout "
+                                "or give models with --weights / --models")
+    return specs
+
+
+def spec_from_arg(arg: str) -> ModelSpec:
+    """``--weights`` value: a run folder (its config.yml and latest checkpoint) or ``CONFIG=WEIGHTS``."""
+    if "=" in arg and not os.path.exists(arg):
+        config, weights = arg.split("=", 1)
+        return ModelSpec(config, weights or None)
+    if os.path.isdir(arg) and os.path.isfile(os.path.join(arg, RUN_CONFIG)):
+        return ModelSpec(os.path.join(arg, RUN_CONFIG), arg)
+    raise ValueError(f"--weights {arg}: expected a training run folder (with {RUN_CONFIG}) or CONFIG=WEIGHTS "
+                     "(a config and its .pdparams / checkpoint folder)")
+
+
+def read_model_list(path: str) -> List[ModelSpec]:
+    """A YAML list of ``{config, weights, name}`` (paths relative to the list file)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            entries = yaml.safe_load(f)
+    except OSError as e:
+        raise FileNotFoundError(f"cannot read the model list {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path} is not valid YAML: {e}") from None
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{path}: expected a non-empty list of {{config, weights, name}} entries")
+    here = os.path.dirname(os.path.abspath(path))
+    specs = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "config" not in entry:
+            raise ValueError(f"{path}: entry {i} must be a mapping with a 'config' key, got {entry!r}")
+        unknown = sorted(set(entry) - {"config", "weights", "name"})
+        if unknown:
+            raise ValueError(f"{path}: entry {i} has unknown key(s) {unknown} (known: config, weights, name)")
+        resolve = lambda p: p if p is None or os.path.isabs(str(p)) else os.path.join(here, str(p))  # noqa: E731
+        specs.append(ModelSpec(resolve(entry["config"]), resolve(entry.get("weights")), entry.get("name")))
+    return specs
+
+
+def _load(spec: ModelSpec):
+    from ..api import load_model
+
+    weights = spec.weights
+    if weights and os.path.isdir(weights) and os.path.isfile(os.path.join(weights, RUN_CONFIG)):
+        from ..engine.checkpoint import resolve_checkpoint
+
+        weights = resolve_checkpoint(weights)
+    try:
+        return load_model(spec.config, weights)
+    except (ValueError, OSError, KeyError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        raise type(e)(f"model '{spec.label}': {msg}") from None
+
+
+def engine_info(model) -> Dict[str, object]:
+    """Engine, device and threads of a loaded model or predictor, as the page reports them."""
+    import paddle
+
+    return {"engine": getattr(model, "engine", "eager"),
+            "device": getattr(model, "device", None) or paddle.get_device(),
+            # Paddle's eager CPU math is single-threaded unless the speed path sets it.
+            "threads": getattr(model, "cpu_threads", 1)}
+
+
+class ModelBank:
+    """Every model of the demo, loaded once at start; runs are served one at a time (a lock)."""
+
+    def __init__(self, specs: Sequence[ModelSpec]) -> None:
+        labels = [s.label for s in specs]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(f"two models share the name {dupes[0]!r}: give each a distinct 'name'")
+        self.specs = {s.label: s for s in specs}
+        self.models = {s.label: _load(s) for s in specs}
+        self.random = [s.label for s in specs if not s.weights]
+        self._lock = threading.Lock()
+
+    def names(self, task: str) -> List[str]:
+        """Model names for ``inpainting`` or ``harmonization``, in the order given."""
+        return [name for name, m in self.models.items() if m.task == task]
+
+    def run(self, name: str, image: np.ndarray, mask: np.ndarray, strategy: str = "auto", max_size: int = 1024,
+            margin: int = 64) -> Tuple[np.ndarray, str]:
+        """(result, one-line report) of model ``name`` through the toolkit's prediction path."""
+        if name not in self.models:
+            raise ValueError(f"unknown model {name!r}; loaded: {sorted(self.models)}")
+        model = self.models[name]
+        with self._lock:
+            start = time.perf_counter()
+            result = predict_array(model, image, mask, strategy=strategy, max_size=int(max_size), margin=int(margin))
+            seconds = time.perf_counter() - start
+        info = engine_info(model)
+        used = choose(strategy, mask.shape[:2], int(max_size), model.task, model.size_multiple, model.min_size)
+        report = (f"{name} · engine {info['engine']} · device {info['device']} · threads {info['threads']} · "
+                  f"{seconds:.2f} s · {mask.shape[1]}×{mask.shape[0]} · strategy {strategy}"
+                  + (f" → {used}" if strategy == "auto" else ""))
+        return result, report
