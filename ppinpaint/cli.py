@@ -14,6 +14,7 @@ COMMANDS = {
     "infer": ("infer", "run an exported model on images"),
     "quickstart": ("quickstart", "train, evaluate and predict on scikit-image's photos"),
     "make-synthetic": ("make_synthetic", "write synthetic harmonization triplets (iHarmony4 layout)"),
+    "demo": ("demo", "browser app: brush a hole, inpaint, paste and harmonize (needs ppinpaint[demo])"),
 }
 
 

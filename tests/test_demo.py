@@ -41,7 +41,7 @@ def bank():
 # ---- image helpers ---------------------------------------------------------------------------------
 
 def test_brush_layers_and_uploaded_mask_unite():
-    photo = np.zeros((20, 30, 4), np.uint8)
+    photo = np.full((20, 30, 4), 255, np.uint8)
     layer = np.zeros((20, 30, 4), np.uint8)
     layer[2:5, 3:9, 3] = 40                      # a soft brush edge still counts
     uploaded = np.zeros((20, 30), np.uint8)

@@ -1,31 +1,30 @@
-"""``ppinpaint demo`` / ``tools/demo.py``: serve the Gradio demo (argparse lives here until commands/ lands)."""
+"""``ppinpaint demo`` / ``tools/demo.py``: serve the Gradio demo (Inpaint, Harmonize, Remove then insert)."""
 import argparse
 import sys
 from typing import List, Optional
 
+from .common import run_command
 
-def _run(args: argparse.Namespace) -> int:
-    from .bank import ModelBank, quickstart_specs, read_model_list, spec_from_arg
+
+def _demo(args: argparse.Namespace) -> int:
+    from ..demo.bank import ModelBank, quickstart_specs, read_model_list, spec_from_arg
 
     specs = [spec_from_arg(w) for w in args.weights]
     for path in args.models:
         specs += read_model_list(path)
     bank = ModelBank(specs or quickstart_specs())
     try:
-        from .app import launch
-    except ImportError as e:  # an optional extra: one line, not a traceback
+        from ..demo.app import launch
+    except ImportError as e:  # Gradio is an optional extra: one line, not a traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
-
-    print(f"demo: {len(bank.models)} model(s) loaded; serving on http://{args.host}:{args.port or 7860}")
+    print(f"demo: {len(bank.models)} model(s) loaded: {', '.join(bank.models)}")
     launch(bank, host=args.host, port=args.port, share=args.share, max_file_size=args.max_file_size)
     return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """``ppinpaint demo``: a browser app to brush a hole, inpaint, paste an object and harmonize it."""
-    from ..cli import _run as run_command
-
+    """A browser app to brush a hole, inpaint, paste an object and harmonize it."""
     p = argparse.ArgumentParser(prog="demo", description="Serve the Gradio demo (Inpaint, Harmonize, Remove then "
                                 "insert). Without --weights/--models: every method's quickstart config at random "
                                 "initialisation, so the demo always starts offline.")
@@ -38,4 +37,4 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--port", type=int, default=None, help="port (default: 7860, or the next free one)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
     p.add_argument("--max-file-size", default="50mb", help="largest upload accepted (default %(default)s)")
-    return run_command(_run, p.parse_args(argv))
+    return run_command(_demo, p.parse_args(argv))
