@@ -148,6 +148,24 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
                                     capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT)).stdout
 
 
+def test_aistudio_entry_serves_every_method():
+    import runpy
+
+    import gradio
+
+    entry = runpy.run_path(os.path.join(ROOT, "aistudio", "app", "app.gradio.py"))   # builds, does not launch
+    assert isinstance(entry["demo"], gradio.Blocks)
+    bank = entry["bank"]
+    assert sorted(bank.random) == sorted(bank.models) and len(bank.models) == len(QUICKSTART)
+    image = np.random.default_rng(0).integers(0, 256, (200, 240, 3), dtype=np.uint8)
+    mask = np.zeros((200, 240), np.float32)
+    mask[60:120, 80:160] = 1
+    for name in bank.models:           # DeepFill v1, CSA, RainNet, S²AM, mask-free S²AM
+        result, _ = bank.run(name, image, mask)
+        np.testing.assert_array_equal(result[mask == 0], image[mask == 0])
+        assert (result[mask == 1] != image[mask == 1]).any(), name
+
+
 # ---- the page in a real browser --------------------------------------------------------------------
 
 def _free_port() -> int:
@@ -260,6 +278,10 @@ def test_inpaint_tab_in_browser(page):
     ys, xs = np.nonzero(mask > 127)
     assert abs(ys.mean() - 64) < 16 and xs.min() < 64 < xs.max()     # where the mouse drew: across the centre
     driver.save_screenshot(os.path.join(ARTIFACTS, "inpaint.png"))
+    # Nothing the page loaded came from anywhere but the demo itself (no CDN, no analytics).
+    origin = driver.current_url.rstrip("/")
+    loaded = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert loaded and [u for u in loaded if not u.startswith((origin, "data:", "blob:"))] == []
 
     # A mask of another size is one readable message in the page, not a stack trace.
     write_image(str(files / "small_mask.png"), np.full((50, 60, 3), 255, np.uint8))
