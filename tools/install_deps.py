@@ -29,7 +29,9 @@ def installed_paddle() -> Optional[str]:
 
 def pip(*args: str) -> None:
     """Run pip in this interpreter; stop on failure."""
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *args])
+    # Quiet: a fresh install is ~180 lines of pip output; pip still prints its errors.
+    print("pip install " + " ".join(args), flush=True)
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", *args])
 
 
 def main(argv: Optional[List[str]] = None) -> int:

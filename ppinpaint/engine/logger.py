@@ -1,5 +1,6 @@
 """Run logging: VisualDL scalars and image grids, PNG grids, and a plain-text log (rank 0 only)."""
 import logging
+import math
 import os
 from typing import Dict, Mapping, Optional, Sequence, Union
 
@@ -39,6 +40,26 @@ def make_grid(visuals: Mapping[str, ArrayLike], order: Sequence[str] = GRID_ORDE
                 tile = cv2.resize(tile, (w, h), interpolation=cv2.INTER_NEAREST)
             grid[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tile
     return grid
+
+
+def format_number(value: float) -> str:
+    """A loss or metric for people: four significant digits, fixed-point unless tiny or huge."""
+    size = abs(value)
+    if not math.isfinite(value) or size == 0:
+        return f"{value:g}"
+    if 1e-3 <= size < 1e5:
+        return f"{value:.{max(0, 3 - math.floor(math.log10(size)))}f}"
+    return f"{value:.3e}"
+
+
+def format_duration(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``1h02m``."""
+    seconds = int(max(0.0, seconds) + 0.5)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def save_png(path: str, rgb: np.ndarray) -> None:

@@ -1,6 +1,7 @@
 """The training loop shared by every method: the model owns its step, the trainer owns the run."""
 import math
 import os
+import platform
 import random
 import time
 from typing import Dict, Optional
@@ -18,7 +19,7 @@ from . import distributed
 from .checkpoint import (CheckpointManager, load_checkpoint, load_portable_optimizer_state,
                          portable_optimizer_state)
 from .evaluator import build_metrics, evaluate
-from .logger import RunLogger
+from .logger import RunLogger, format_duration, format_number
 from .optim import build_optimizers
 from .sampler import TrainBatchSampler
 
@@ -90,6 +91,7 @@ class Trainer:
 
         # The run folder appears only once everything in the config has been built.
         self.logger = RunLogger(output_dir, enabled=self.rank == 0)
+        self._log_header()
         if self.train_cfg["amp"] and amp is None:
             self.logger.info("train.amp is set, but Paddle applies AMP only on GPU/XPU: training in float32 on CPU")
 
@@ -98,7 +100,27 @@ class Trainer:
         if state:
             self._restore(state)
         if self.rank == 0:
+            # The saved config names the folder this run really wrote to (--output may differ from the file).
+            cfg.data["train"] = {**(cfg.data.get("train") or {}), "output_dir": output_dir}
             cfg.dump(os.path.join(output_dir, "config.yml"))
+
+    def _log_header(self) -> None:
+        """What a reader of train.log needs to reproduce or compare the run."""
+        from .. import __version__
+
+        tc = self.train_cfg
+        overrides = sorted({src[3:] for src in self.cfg.origins.values() if src.startswith("-o ")})
+        counts = {role: sum(int(np.prod(p.shape)) for p in net.parameters()) for role, net in self.model.nets.items()}
+        for line in (
+                f"ppinpaint {__version__}, Paddle {paddle.__version__}, Python {platform.python_version()}",
+                f"device {paddle.get_device()}, {self.world} process(es), {os.cpu_count()} CPU cores, "
+                f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
+                f"config {self.cfg.path}" + (f" -o {' '.join(overrides)}" if overrides else ""),
+                f"run folder {os.path.abspath(self.output_dir)}",
+                "parameters: " + ", ".join(f"{role} {n:,}" for role, n in counts.items()),
+                f"{len(self.train_dataset)} training samples, batch {tc['batch_size']} per process, "
+                f"{tc['iters']} iterations"):
+            self.logger.info(line)
 
     # ---- state ----------------------------------------------------------------------
     @staticmethod
@@ -150,9 +172,11 @@ class Trainer:
         """Write a checkpoint of the current run (rank 0 only)."""
         if self.rank != 0:
             return None
-        return self.checkpoints.save(step, self.model.state_dict(),
+        path = self.checkpoints.save(step, self.model.state_dict(),
                                      self._optimizer_states(),
                                      self._trainer_state(step))
+        self.logger.info(f"checkpoint saved: {path}")
+        return path
 
     # ---- loop ----------------------------------------------------------------------
     def train(self) -> Dict[str, float]:
@@ -164,8 +188,10 @@ class Trainer:
         loader = DataLoader(self.train_dataset, batch_sampler=sampler, num_workers=int(tc["num_workers"]))
         self.model.train()
         last: Dict[str, float] = {}
+        shown: Dict[str, float] = {}
         bar = tqdm(total=total, initial=self.start_step, desc="train", disable=self.rank != 0, dynamic_ncols=True)
         tick, tick_step = time.perf_counter(), self.start_step
+        start = tick
         for step, batch in zip(range(self.start_step, total), loader):
             losses = self.model.train_step(batch, step)
             values = {k: float(v) for k, v in losses.items()}
@@ -179,18 +205,25 @@ class Trainer:
                 sched.step()
             done = step + 1
             bar.update(1)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in list(values.items())[:4]})
+            # Terms a step does not compute (the generator's, on critic-only steps) keep their last value.
+            order = [k for k in self.model.progress_keys if k in values or k in shown] or list(values)[:4]
+            shown.update({k: values[k] for k in order if k in values})
+            bar.set_postfix_str(" ".join(f"{k}={format_number(shown[k])}" for k in order if k in shown))
             last = values
             if done % int(tc["log_interval"]) == 0 or done == total:
                 now = time.perf_counter()
                 speed = (done - tick_step) / max(now - tick, 1e-9)
+                eta = (total - done) * (now - start) / (done - self.start_step)
                 tick, tick_step = now, done
                 lrs = {name: opt.get_lr() for name, opt in self.optimizers.items()}
                 self.logger.scalars(values, done)
                 self.logger.scalars(lrs, done, prefix="lr")
                 self.logger.scalars({"iters_per_sec": speed}, done, prefix="speed")
-                self.logger.info(f"iter {done}/{total} " + " ".join(f"{k}={v:.5g}" for k, v in values.items())
-                                 + " " + " ".join(f"lr_{k}={v:.3g}" for k, v in lrs.items()) + f" it/s={speed:.2f}")
+                first = [k for k in self.model.progress_keys if k in values]
+                terms = first + [k for k in values if k not in first]
+                self.logger.info(f"iter {done}/{total} " + " ".join(f"{k}={format_number(values[k])}" for k in terms)
+                                 + " " + " ".join(f"lr_{k}={v:.3g}" for k, v in lrs.items())
+                                 + f" it/s={speed:.2f} eta {format_duration(eta)}")
             if tc["visual_interval"] and done % int(tc["visual_interval"]) == 0:
                 self.logger.images(self.model.visuals(), done)
             evaluate_now = self.val_dataset is not None and (
@@ -227,7 +260,8 @@ class Trainer:
                                                  else value < self.best_value)
             if math.isfinite(value) and better:
                 self.best_value = value
-                self.checkpoints.save_best(step, self.best_name, value, self.model.state_dict(),
-                                           self._optimizer_states(),
-                                           self._trainer_state(step))
+                path = self.checkpoints.save_best(step, self.best_name, value, self.model.state_dict(),
+                                                  self._optimizer_states(),
+                                                  self._trainer_state(step))
+                self.logger.info(f"new best {self.best_name}={format_number(value)} at iteration {step}: {path}")
         return results

@@ -20,6 +20,8 @@ class BaseModel:
     value_range: Tuple[float, float] = (-1.0, 1.0)
     size_multiple: int = 8                      # inputs are padded to this and cropped back
     min_size: int = 0                           # smallest side the nets accept (0: any)
+    # Loss terms the progress bar shows, the generator's reconstruction loss first (empty: the first four).
+    progress_keys: Tuple[str, ...] = ()
 
     def __init__(self, nets: Dict[str, nn.Layer]) -> None:
         self.nets: Dict[str, nn.Layer] = nets

@@ -31,6 +31,7 @@ class CSA(BaseModel):
     the official width (ngf 64: 512-channel CSA features); set it to 0 for other widths.
     """
 
+    progress_keys = ("G_L1", "G_GAN", "D")
     size_multiple = 256
     min_size = 256
 

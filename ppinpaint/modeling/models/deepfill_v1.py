@@ -69,6 +69,7 @@ class DeepFillV1(BaseModel):
     """DeepFill v1; the critics may be omitted for inference only."""
 
     task = "inpainting"
+    progress_keys = ("l1", "ae", "g", "d")
     value_range = (-1.0, 1.0)
     size_multiple = 8
     min_size = 64      # rate-16 dilations with symmetric padding need 16 feature pixels

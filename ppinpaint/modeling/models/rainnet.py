@@ -34,6 +34,7 @@ class RainNet(BaseModel):
     """
 
     task = "harmonization"
+    progress_keys = ("G_L1", "G_GAN", "D")
     value_range = (-1.0, 1.0)
     size_multiple = 256      # eight stride-2 levels in the U-Net
     min_size = 256

@@ -34,6 +34,7 @@ class S2AM(BaseModel):
     """
 
     task = "harmonization"
+    progress_keys = ("mse", "mask_mse")
     value_range = (0.0, 1.0)
     size_multiple = 256
     min_size = 256
