@@ -1,4 +1,14 @@
 """ppinpaint: PaddlePaddle reproductions of mask-guided image editing papers."""
-__version__ = "0.1.0"
+from typing import Any
 
-from .api import build_model, load_model  # noqa: E402,F401
+__version__ = "0.1.0"
+__all__ = ["build_model", "load_model", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """``ppinpaint.load_model`` / ``build_model``, imported on first use: ``ppinpaint --help`` needs no Paddle."""
+    if name in ("build_model", "load_model"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'ppinpaint' has no attribute {name!r}")

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from .data.io import IMAGE_EXTENSIONS, InputError, load_pair, write_image
 from .highres import run_strategy
+from .utils.grid import mask_tile, show_hole, titled_grid
 
 
 def _pad_amounts(size: int, multiple: int, minimum: int) -> int:
@@ -124,7 +125,7 @@ def predict_paths(model, image: str, mask: str, output: str, concat: bool = Fals
         written.append(path)
         if concat:
             src, m = read_image(img_path), read_mask(mask_path, soft=soft_mask)
-            shown = src if model.task == "harmonization" else np.where(m[:, :, None] >= 0.5, 255, src).astype(np.uint8)
-            m3 = np.repeat((m * 255).astype(np.uint8)[:, :, None], 3, axis=2)
-            write_image(os.path.join(output, stem + "_concat.png"), np.concatenate([shown, m3, result], axis=1))
+            shown = src if model.task == "harmonization" else show_hole(src, m[:, :, None])
+            write_image(os.path.join(output, stem + "_concat.png"),
+                        titled_grid([[shown], [mask_tile(m)], [result]], ["input", "mask", "output"]))
     return written

@@ -12,6 +12,7 @@ import tiny_gan  # noqa: E402,F401
 from ppinpaint.api import load_model  # noqa: E402
 from ppinpaint.data.io import InputError, read_image, write_image  # noqa: E402
 from ppinpaint.predict import pair_files, predict_array  # noqa: E402
+from ppinpaint.utils.grid import GAP, HEADER  # noqa: E402
 
 CFG = {"model": {"type": "TinyInpaintGAN", "generator": {"type": "TinyGenerator"},
                  "discriminator": {"type": "TinyCritic"}}}
@@ -83,7 +84,12 @@ def test_predict_tool_end_to_end(tmp_path, model):
     out = read_image(str(tmp_path / "out" / "x.png"))
     assert out.shape == photo.shape
     np.testing.assert_array_equal(out[m[..., 0] == 0], photo[m[..., 0] == 0])
-    assert read_image(str(tmp_path / "out" / "x_concat.png")).shape == (20, 90, 3)
+    side = read_image(str(tmp_path / "out" / "x_concat.png"))
+    assert side.shape == (HEADER + GAP + 20, 3 * 30 + 2 * GAP, 3)  # titled input | mask | output
+    shown = side[HEADER + GAP:, :30]
+    assert (shown[m[..., 0] > 0] == 255).all()  # the hole drawn white, as in every grid
+    np.testing.assert_array_equal(shown[m[..., 0] == 0], photo[m[..., 0] == 0])
+    np.testing.assert_array_equal(side[HEADER + GAP:, 2 * (30 + GAP):], out)
     bad = subprocess.run([sys.executable, "-c", script, "-c", str(cfg), "--weights", str(tmp_path / "none.pdparams"),
                           "--image", str(tmp_path / "in"), "--mask", str(tmp_path / "x_mask.png"), "--output",
                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)

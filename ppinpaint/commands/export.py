@@ -2,8 +2,11 @@
 import argparse
 from typing import List, Optional
 
-from ..export import ONNX_OPSET, export_model, export_onnx
-from .common import config_parser, load_from_args, run_command, weights_arg
+from ..utils.quiet import quiet_glog_warnings
+
+quiet_glog_warnings()  # before ..export imports Paddle: tracing logs C++ warnings about Paddle's own ops
+from ..export import ONNX_OPSET, export_model, export_onnx  # noqa: E402
+from .common import config_parser, load_from_args, run_command, weights_arg  # noqa: E402
 
 
 def _export(args: argparse.Namespace) -> int:

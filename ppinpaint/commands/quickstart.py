@@ -43,11 +43,14 @@ def _quickstart(args: argparse.Namespace) -> int:
                                       "--concat"]):
         return 1
     print("\nquickstart finished:")
-    for what, path in (("checkpoints", os.path.join(out, "checkpoints")), ("training grids", os.path.join(out, "images")),
+    for what, path in (("checkpoints", os.path.join(out, "checkpoints")), ("training log", os.path.join(out, "train.log")),
+                       ("training grids", os.path.join(out, "images")),
                        ("evaluation", os.path.join(out, "eval", "metrics.json")),
-                       ("predictions", os.path.join(out, "predict")),
-                       ("VisualDL", f"visualdl --logdir {os.path.join(out, 'vdl')}")):
-        print(f"  {what:15s} {path}")
+                       ("eval grids", os.path.join(out, "eval", "images")),
+                       ("predictions", os.path.join(out, "predict")), ("VisualDL", os.path.join(out, "vdl"))):
+        if os.path.exists(path):  # a short run may write no training grid, say
+            print(f"  {what:15s} {path}")
+    print(f"  view the curves and pictures: visualdl --logdir {os.path.join(out, 'vdl')}")
     return 0
 
 

@@ -39,6 +39,10 @@ class _PhotoDataset(SeededDataset):
     def __len__(self) -> int:
         return self.length
 
+    def _name(self, index: int) -> str:
+        """``chelsea_3``: the photo's stem and the sample index."""
+        return f"{os.path.splitext(self.names[index % len(self.names)])[0]}_{index}"
+
     def _crop(self, index: int, rng: np.random.Generator) -> np.ndarray:
         photo = self.photos[index % len(self.photos)]
         real = apply_box(photo, crop_box(photo.shape[0], photo.shape[1], self.size, "random_crop", rng), self.size)
@@ -58,7 +62,7 @@ class QuickstartInpainting(_PhotoDataset):
         image = to_chw(np.ascontiguousarray(self._crop(index, rng)))
         mask, bbox = self.mask(self.size, self.size, rng)
         return {"image": image, "mask": mask[None].astype(np.float32), "target": image.copy(),
-                "bbox": np.asarray(bbox, np.int64), "name": f"{self.names[index % len(self.names)]}_{index}"}
+                "bbox": np.asarray(bbox, np.int64), "name": self._name(index)}
 
 
 @DATASETS.register()
@@ -75,4 +79,4 @@ class QuickstartHarmonization(_PhotoDataset):
         reference = self.photos[int(rng.integers(0, len(self.photos)))]
         comp = make_composite(real, mask, rng, reference)
         return {"image": to_chw(comp), "mask": mask[None], "target": to_chw(real),
-                "name": f"{self.names[index % len(self.names)]}_{index}", "subset": "quickstart"}
+                "name": self._name(index), "subset": "quickstart"}

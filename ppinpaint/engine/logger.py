@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import paddle
 
+from ..utils.grid import show_hole, titled_grid
+
 ArrayLike = Union[paddle.Tensor, np.ndarray]
 GRID_ORDER = ("input", "mask", "output", "target")
 
@@ -25,21 +27,19 @@ def _to_nhwc_uint8(x: ArrayLike) -> np.ndarray:
 
 
 def make_grid(visuals: Mapping[str, ArrayLike], order: Sequence[str] = GRID_ORDER, max_rows: int = 4,
-              gap: int = 2) -> np.ndarray:
-    """One RGB uint8 image: a row per sample, columns ``order`` (input | mask | output | target)."""
-    columns = [_to_nhwc_uint8(visuals[k]) for k in order if k in visuals]
-    if not columns:
+              hole: bool = False) -> np.ndarray:
+    """One RGB uint8 image: titled columns ``order`` (input | mask | output | target), a row per sample.
+
+    ``hole``: paint the input's hole white (inpainting), the one rendering every picture uses.
+    """
+    names = [k for k in order if k in visuals]
+    if not names:
         raise ValueError(f"no visuals to draw; expected some of {list(order)}")
-    n = min(min(c.shape[0] for c in columns), max_rows)
-    h, w = columns[0].shape[1:3]
-    grid = np.full((n * h + (n - 1) * gap, len(columns) * w + (len(columns) - 1) * gap, 3), 255, np.uint8)
-    for r in range(n):
-        for c, col in enumerate(columns):
-            tile = col[r]
-            if tile.shape[:2] != (h, w):
-                tile = cv2.resize(tile, (w, h), interpolation=cv2.INTER_NEAREST)
-            grid[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tile
-    return grid
+    columns = {k: _to_nhwc_uint8(visuals[k]) for k in names}
+    if hole and "input" in columns and "mask" in columns:
+        columns["input"] = show_hole(columns["input"], columns["mask"][..., :1] >= 128)
+    n = min(min(c.shape[0] for c in columns.values()), max_rows)
+    return titled_grid([list(columns[k][:n]) for k in names], names)
 
 
 def format_number(value: float) -> str:
@@ -108,15 +108,21 @@ class RunLogger:
         for name, value in values.items():
             self.vdl.add_scalar(tag=f"{prefix}/{name}", value=float(value), step=step)
 
-    def images(self, visuals: Mapping[str, ArrayLike], step: int, tag: str = "train") -> Optional[str]:
+    def images(self, visuals: Mapping[str, ArrayLike], step: int, tag: str = "train",
+               hole: bool = False) -> Optional[str]:
         """Log a result grid to VisualDL and save it as ``images/<tag>_iter_<step>.png``."""
         if not self.enabled or not visuals:
             return None
-        grid = make_grid(visuals)
+        grid = make_grid(visuals, hole=hole)
         path = os.path.join(self.output_dir, "images", f"{tag}_iter_{step:07d}.png")
         save_png(path, grid)
-        self.vdl.add_image(tag=f"{tag}/input|mask|output|target", img=grid, step=step)
+        self.image(f"{tag}/grid", grid, step)
         return path
+
+    def image(self, tag: str, rgb: np.ndarray, step: int) -> None:
+        """Log one RGB uint8 picture to VisualDL under ``tag``."""
+        if self.vdl is not None:
+            self.vdl.add_image(tag=tag, img=rgb, step=step)
 
     def info(self, message: str) -> None:
         """A line in the text log (and the console)."""

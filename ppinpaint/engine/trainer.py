@@ -225,7 +225,7 @@ class Trainer:
                                  + " " + " ".join(f"lr_{k}={v:.3g}" for k, v in lrs.items())
                                  + f" it/s={speed:.2f} eta {format_duration(eta)}")
             if tc["visual_interval"] and done % int(tc["visual_interval"]) == 0:
-                self.logger.images(self.model.visuals(), done)
+                self.logger.images(self.model.visuals(), done, hole=self.model.task == "inpainting")
             evaluate_now = self.val_dataset is not None and (
                 (tc["eval_interval"] and done % int(tc["eval_interval"]) == 0) or done == total)
             if evaluate_now:
@@ -247,7 +247,7 @@ class Trainer:
         results = evaluate(self.model, self.val_dataset, self.metrics, batch_size=int(ec["batch_size"]),
                            num_workers=int(ec["num_workers"]), max_samples=ec["max_samples"],
                            image_dir=os.path.join(out, "images"), save_images=int(ec["save_images"]),
-                           progress=False)
+                           progress=False, on_grid=lambda name, grid: self.logger.image(f"eval/{name}", grid, step))
         self.model.train()
         write_report(results, out)
         self.logger.scalars({k: v for k, v in results.items() if k != "num_samples"}, step, prefix="eval")
