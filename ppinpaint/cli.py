@@ -22,16 +22,27 @@ def usage() -> str:
     """The top-level help: every command with its one line."""
     width = max(map(len, COMMANDS)) + 2
     lines = [f"  {name:{width}s}{text}" for name, (_, text) in COMMANDS.items()]
-    return ("usage: ppinpaint {" + ",".join(COMMANDS) + "} ...\n\n" + "\n".join(lines)
+    return ("usage: ppinpaint [--version] {" + ",".join(COMMANDS) + "} ...\n\n" + "\n".join(lines)
             + "\n\nRun 'ppinpaint <command> --help' for a command's options.")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """``ppinpaint <command> ...``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+    if not argv or argv[0] in ("-h", "--help"):
         print(usage())
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+        return 0
+    if argv[0] in ("-V", "--version"):
+        import platform
+
+        from . import __version__
+
+        print(f"ppinpaint {__version__} (Python {platform.python_version()})")
+        return 0
+    if argv[0] not in COMMANDS:
+        print(usage(), file=sys.stderr)
+        print(f"\nerror: unknown command {argv[0]!r}", file=sys.stderr)
+        return 2
     module = importlib.import_module(f"ppinpaint.commands.{COMMANDS[argv[0]][0]}")
     return module.main(argv[1:])
 

@@ -28,25 +28,50 @@ def run_command(fn: Callable[[argparse.Namespace], int], args: argparse.Namespac
         return 2
 
 
-def config_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """The parser of a command driven by a config: ``-c/--config`` and ``-o/--opts`` already added."""
+def config_parser(prog: str, description: str, from_run: bool = False) -> argparse.ArgumentParser:
+    """The parser of a command driven by a config: ``-c/--config`` and ``-o/--opts`` already added.
+
+    ``from_run``: ``-c`` may be left out when ``--weights`` names a run folder (see :func:`resolve_inputs`).
+    """
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("-c", "--config", required=True, help="YAML config (may use _base_)")
+    parser.add_argument("-c", "--config", required=not from_run,
+                        help="YAML config (may use _base_)" + ("; default: the config.yml of the run that "
+                                                                "--weights names" if from_run else ""))
     parser.add_argument("-o", "--opts", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="override config values, e.g. -o train.iters=200 model.generator.cnum=32")
     return parser
 
 
-def weights_arg(parser: argparse.ArgumentParser, required: bool = True,
-                help: str = ".pdparams weights or a checkpoint folder") -> None:
+WEIGHTS_HELP = (".pdparams weights, a checkpoint folder, or a training run: its folder or its checkpoints/ "
+                "(best/ if it has one, else the latest checkpoint)")
+
+
+def weights_arg(parser: argparse.ArgumentParser, required: bool = True, help: str = WEIGHTS_HELP) -> None:
     """``--weights``: the weights a command loads into the config's model."""
     parser.add_argument("--weights", required=required, help=help)
+
+
+def resolve_inputs(args: argparse.Namespace) -> None:
+    """Turn ``--weights`` into the weights to read, and a missing ``-c`` into the run's config.yml; say which."""
+    from ..config import ConfigError
+    from ..engine.checkpoint import resolve_weights
+
+    if args.weights:
+        args.weights, run_config, note = resolve_weights(args.weights)
+        print(f"weights: {note}")
+        if args.config is None and run_config:
+            args.config = run_config
+            print(f"config: {run_config} (the run's own)")
+    if args.config is None:
+        raise ConfigError("give -c CONFIG: --weights " + (f"{args.weights} is not inside a run folder with a config.yml"
+                                                          if args.weights else "was not given either"))
 
 
 def load_from_args(args: argparse.Namespace) -> Tuple[object, object]:
     """The config of ``-c``/``-o`` and its model in eval mode with ``--weights`` loaded."""
     from ..api import as_config, load_model
 
+    resolve_inputs(args)
     cfg = as_config(args.config, args.opts)
     return cfg, load_model(cfg, args.weights)
 

@@ -3,7 +3,7 @@ import argparse
 import os
 from typing import List, Optional
 
-from .common import config_parser, run_command, weights_arg
+from .common import config_parser, resolve_inputs, run_command, weights_arg
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -14,6 +14,7 @@ def _eval(args: argparse.Namespace) -> int:
     from ..metrics.report import format_table, write_report
     from ..registry import DATASETS
 
+    resolve_inputs(args)
     cfg = as_config(args.config, args.opts)
     if not cfg.get("val_dataset"):
         raise ConfigError(f"{args.config}: evaluation needs a 'val_dataset' section (or -o val_dataset.…)")
@@ -36,7 +37,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Evaluate weights on the config's ``val_dataset``."""
-    p = config_parser(prog="eval", description="Evaluate a model on the config's val_dataset.")
+    p = config_parser(prog="eval", description="Evaluate a model on the config's val_dataset.", from_run=True)
     weights_arg(p)
     p.add_argument("--output", metavar="DIR", help="where metrics.json, metrics.csv and grids go")
     return run_command(_eval, p.parse_args(argv))

@@ -6,7 +6,7 @@ from ..utils.quiet import quiet_glog_warnings
 
 quiet_glog_warnings()  # before ..export imports Paddle: tracing logs C++ warnings about Paddle's own ops
 from ..export import ONNX_OPSET, export_model, export_onnx  # noqa: E402
-from .common import config_parser, load_from_args, run_command, weights_arg  # noqa: E402
+from .common import WEIGHTS_HELP, config_parser, load_from_args, run_command, weights_arg  # noqa: E402
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -21,9 +21,9 @@ def _export(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Export a model's inference graph."""
-    p = config_parser(prog="export", description="Export a model's inference graph for Paddle "
+    p = config_parser(prog="export", from_run=True, description="Export a model's inference graph for Paddle "
                                 "Inference (model.json + model.pdiparams + deploy.yml), optionally ONNX.")
-    weights_arg(p, required=False, help=".pdparams weights or a checkpoint folder (default: random init)")
+    weights_arg(p, required=False, help=WEIGHTS_HELP + "; default: random init")
     p.add_argument("--output", required=True, help="export folder")
     p.add_argument("--batch", type=int, default=None, help="fix the batch size (default: dynamic)")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None,

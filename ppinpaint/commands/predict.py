@@ -19,7 +19,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Inpaint or harmonize image files with a trained model."""
-    p = config_parser(prog="predict", description="Inpaint or harmonize images with a trained model. "
+    p = config_parser(prog="predict", from_run=True, description="Inpaint or harmonize images with a trained model. "
                                 "For harmonization --image is the composite and the mask marks the foreground.")
     weights_arg(p)
     io_args(p)

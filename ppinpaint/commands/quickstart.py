@@ -19,7 +19,6 @@ def _quickstart(args: argparse.Namespace) -> int:
     from ..builder import build
     from ..config import Config
     from ..data.io import write_image
-    from ..engine.checkpoint import resolve_checkpoint
     from ..engine.trainer import Trainer
     from ..registry import DATASETS
 
@@ -27,7 +26,7 @@ def _quickstart(args: argparse.Namespace) -> int:
     out = args.output or os.path.join("output", "quickstart", os.path.basename(os.path.dirname(os.path.abspath(args.config))))
     trainer = Trainer(cfg, output_dir=out)
     trainer.train()
-    weights = resolve_checkpoint(out)
+    weights = out  # the run folder: eval and predict take its best checkpoint, else the latest, and say which
     common = ["-c", args.config] + (["-o", *args.opts] if args.opts else [])
     if eval_command.main(common + ["--weights", weights, "--output", os.path.join(out, "eval")]):
         return 1

@@ -14,7 +14,7 @@ import glob
 import json
 import os
 import shutil
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import paddle
 
@@ -162,3 +162,37 @@ def load_checkpoint(path: str) -> Dict[str, Any]:
         "optimizers": paddle.load(os.path.join(path, OPTIM_FILE)),
         "trainer": paddle.load(os.path.join(path, STATE_FILE), return_numpy=True),
     }
+
+
+def resolve_weights(path: str) -> Tuple[str, Optional[str], str]:
+    """Which weights ``--weights PATH`` means: ``(weights, the run's config.yml or None, a line saying which)``.
+
+    PATH may be a weights file, a checkpoint folder, a run's ``checkpoints/`` folder or a run folder;
+    in the last two the run's ``best/`` is taken when it exists, else its latest checkpoint.
+    """
+    if os.path.isfile(path):
+        return path, None, path
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"weights not found: {path}")
+    if os.path.isfile(os.path.join(path, MODEL_FILE)):
+        parent = os.path.dirname(os.path.abspath(path))
+        run = os.path.dirname(parent) if os.path.basename(parent) == "checkpoints" else None
+        chosen, note = path, "checkpoint folder"
+    else:
+        root = os.path.join(path, "checkpoints") if os.path.isdir(os.path.join(path, "checkpoints")) else path
+        run = os.path.dirname(os.path.abspath(root))
+        best, latest = os.path.join(root, "best"), CheckpointManager(root).latest()
+        if os.path.isfile(os.path.join(best, MODEL_FILE)):
+            chosen, note = best, "the run's best checkpoint"
+            if os.path.isfile(os.path.join(root, "best.json")):
+                with open(os.path.join(root, "best.json"), encoding="utf-8") as f:
+                    info = json.load(f)
+                note += f": {info['metric']}={info['value']:.4g} at iteration {info['step']}"
+        elif latest:
+            chosen, note = latest, "the run's latest checkpoint (it has no best/)"
+        else:
+            raise FileNotFoundError(
+                f"no weights at {path}: expected a weights file, a checkpoint folder (with {MODEL_FILE}), "
+                "a run's checkpoints/ folder or a run folder (with checkpoints/best or checkpoints/latest)")
+    config = os.path.join(run, "config.yml") if run else None
+    return chosen, config if config and os.path.isfile(config) else None, f"{chosen} ({note})"
