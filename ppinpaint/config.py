@@ -39,6 +39,10 @@ SCHEMA: Dict[str, Optional[Dict[str, Any]]] = {
         "metrics": [],
         "max_samples": None,
         "save_images": 8,        # how many result grids evaluation writes as PNG
+        "protocol": None,        # None: the task's published default (iharmony4 / pixel); docs/metrics.md
+        "bins": None,            # mask-ratio bin edges; None: 0,.05,.15,1 (foreground) / 0,.1,...,.6 (hole)
+        "baseline": True,        # score the composite (harmonization) / cv2 Telea (inpainting) beside the model
+        "full_resolution": 0,    # >0: also evaluate harmonization at full size, long side capped at this
     },
     "predict": {
         "soft_mask": False,

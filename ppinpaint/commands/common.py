@@ -67,6 +67,32 @@ def resolve_inputs(args: argparse.Namespace) -> None:
                                                           if args.weights else "was not given either"))
 
 
+def protocol_args(parser: argparse.ArgumentParser) -> None:
+    """``--protocol``, ``--bins`` and ``--no-baseline``: how the task's pixel metrics are computed."""
+    from ..metrics.protocols import PROTOCOLS
+
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS),
+                        help="evaluation protocol (docs/metrics.md; default: eval.protocol, else the task's "
+                             "published default: iharmony4 for harmonization, pixel for inpainting)")
+    parser.add_argument("--bins", nargs="+", type=float, metavar="EDGE",
+                        help="mask-ratio bin edges in [0, 1] (default: 0 .05 .15 1 foreground, "
+                             "0 .1 .2 .3 .4 .5 .6 hole)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="do not score the baseline (composite / cv2 Telea) beside the results")
+
+
+def protocol_section(args: argparse.Namespace, section: Dict[str, object]) -> Dict[str, object]:
+    """The ``eval`` section with ``--protocol``/``--bins``/``--no-baseline`` applied."""
+    section = dict(section)
+    if args.protocol:
+        section["protocol"] = args.protocol
+    if args.bins:
+        section["bins"] = args.bins
+    if args.no_baseline:
+        section["baseline"] = False
+    return section
+
+
 def load_from_args(args: argparse.Namespace) -> Tuple[object, object]:
     """The config of ``-c``/``-o`` and its model in eval mode with ``--weights`` loaded."""
     from ..api import as_config, load_model

@@ -3,14 +3,14 @@ import argparse
 import os
 from typing import List, Optional
 
-from .common import config_parser, resolve_inputs, run_command, weights_arg
+from .common import config_parser, protocol_args, protocol_section, resolve_inputs, run_command, weights_arg
 
 
 def _eval(args: argparse.Namespace) -> int:
     from ..api import as_config, load_model
     from ..builder import build
     from ..config import ConfigError
-    from ..engine.evaluator import build_metrics, evaluate
+    from ..engine.evaluator import evaluate, log_scalars, metrics_from_config
     from ..metrics.report import format_table, write_report
     from ..registry import DATASETS
 
@@ -18,19 +18,23 @@ def _eval(args: argparse.Namespace) -> int:
     cfg = as_config(args.config, args.opts)
     if not cfg.get("val_dataset"):
         raise ConfigError(f"{args.config}: evaluation needs a 'val_dataset' section (or -o val_dataset.…)")
-    ec = cfg.section("eval")
+    ec = protocol_section(args, cfg.section("eval"))
+    if args.full_resolution is not None:
+        ec["full_resolution"] = args.full_resolution
     # Configured metrics are built first: one that lacks its network weights fails before the model loads.
-    metrics = build_metrics(ec["metrics"], "", cfg.origin) if ec["metrics"] else None
+    metrics = metrics_from_config(ec, "", cfg.origin) if ec["metrics"] else None
     model = load_model(cfg, args.weights)
-    metrics = metrics or build_metrics([], model.task)
+    metrics = metrics or metrics_from_config(ec, model.task, cfg.origin)
     dataset = build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)
     out = args.output or os.path.join("output", "eval_" + os.path.splitext(os.path.basename(args.config))[0])
     results = evaluate(model, dataset, metrics,
                        batch_size=int(ec["batch_size"]), num_workers=int(ec["num_workers"]),
                        max_samples=ec["max_samples"], image_dir=os.path.join(out, "images"),
-                       save_images=int(ec["save_images"]))
-    write_report(results, out)
-    print(format_table(results))
+                       save_images=int(ec["save_images"]), full_resolution=int(ec["full_resolution"] or 0),
+                       highres=cfg.section("predict"))
+    write_report(results, out, metrics)
+    log_scalars(results, os.path.join(out, "vdl"))
+    print(format_table(results, metrics))
     print(f"metrics written to {os.path.join(out, 'metrics.json')}")
     return 0
 
@@ -40,4 +44,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = config_parser(prog="eval", description="Evaluate a model on the config's val_dataset.", from_run=True)
     weights_arg(p)
     p.add_argument("--output", metavar="DIR", help="where metrics.json, metrics.csv and grids go")
+    protocol_args(p)
+    p.add_argument("--full-resolution", type=int, metavar="MAX_SIDE",
+                   help="harmonization: also evaluate each image at its own size, long side capped at "
+                        "MAX_SIDE (e.g. 1024), through the model's high-resolution strategy (eval.full_resolution)")
     return run_command(_eval, p.parse_args(argv))

@@ -2,6 +2,7 @@
 import os
 from typing import List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 
 from ..registry import DATASETS
@@ -68,13 +69,32 @@ class HarmonizationDataset(SeededDataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def load(self, index: int, rng: np.random.Generator) -> dict:
-        """The triplet at ``index``, resized; the background is re-composited from the real image."""
+    def _triplet(self, index: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         subset, name = self.items[index]
         comp_p, mask_p, real_p = triplet_paths(os.path.join(self.root, subset), name)
         comp, real, mask = read_image(comp_p), read_image(real_p), read_mask(mask_p)
         check_pair(comp, mask, comp_p, mask_p)
         check_pair(comp, real, comp_p, real_p)
+        return comp, real, mask
+
+    def original(self, index: int, max_side: int) -> dict:
+        """The triplet at ``index`` at its own size, the long side capped at ``max_side`` (area
+        resampling, as the high-resolution evaluations resize HAdobe5k); uint8 images, 0/1 mask."""
+        comp, real, mask = self._triplet(index)
+        h, w = mask.shape
+        scale = max_side / max(h, w)
+        if scale < 1.0:
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            comp, real = (cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (comp, real))
+            mask = (cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5).astype(np.float32)
+        comp = np.where(mask[:, :, None] > 0.5, comp, real)
+        subset, name = self.items[index]
+        return {"image": comp, "mask": mask.astype(np.float32), "target": real, "name": name, "subset": subset}
+
+    def load(self, index: int, rng: np.random.Generator) -> dict:
+        """The triplet at ``index``, resized; the background is re-composited from the real image."""
+        subset, name = self.items[index]
+        comp, real, mask = self._triplet(index)
         comp, real = apply_box(comp, (0, 0, 0), self.size), apply_box(real, (0, 0, 0), self.size)
         mask = apply_box(mask, (0, 0, 0), self.size, nearest=True)
         if self.flip and rng.random() < 0.5:

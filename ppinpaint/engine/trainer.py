@@ -18,7 +18,7 @@ from ..registry import DATASETS
 from . import distributed
 from .checkpoint import (CheckpointManager, load_checkpoint, load_portable_optimizer_state,
                          portable_optimizer_state)
-from .evaluator import build_metrics, evaluate
+from .evaluator import evaluate, metrics_from_config
 from .logger import RunLogger, format_duration, format_number
 from .optim import build_optimizers
 from .sampler import TrainBatchSampler
@@ -85,7 +85,7 @@ class Trainer:
         self.train_dataset = build(cfg["train_dataset"], DATASETS, where="train_dataset", origin=cfg.origin)
         self.val_dataset = (build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)
                             if cfg.get("val_dataset") else None)
-        self.metrics = build_metrics(self.eval_cfg["metrics"], self.model.task, cfg.origin) if self.val_dataset else []
+        self.metrics = metrics_from_config(self.eval_cfg, self.model.task, cfg.origin) if self.val_dataset else []
         self.best_name, self.best_mode = parse_best_metric(self.train_cfg["best_metric"])
         self.best_value: Optional[float] = None
 
@@ -247,11 +247,12 @@ class Trainer:
         results = evaluate(self.model, self.val_dataset, self.metrics, batch_size=int(ec["batch_size"]),
                            num_workers=int(ec["num_workers"]), max_samples=ec["max_samples"],
                            image_dir=os.path.join(out, "images"), save_images=int(ec["save_images"]),
-                           progress=False, on_grid=lambda name, grid: self.logger.image(f"eval/{name}", grid, step))
+                           progress=False, on_grid=lambda name, grid: self.logger.image(f"eval/{name}", grid, step),
+                           full_resolution=int(ec["full_resolution"]), highres=self.cfg.section("predict"))
         self.model.train()
-        write_report(results, out)
+        write_report(results, out, self.metrics)
         self.logger.scalars({k: v for k, v in results.items() if k != "num_samples"}, step, prefix="eval")
-        self.logger.info(f"evaluation at iteration {step}:\n{format_table(results)}")
+        self.logger.info(f"evaluation at iteration {step}:\n{format_table(results, self.metrics)}")
         if self.best_name:
             if self.best_name not in results:
                 raise ConfigError(f"train.best_metric {self.best_name!r} is not among the metrics: {sorted(results)}")

@@ -5,7 +5,6 @@ import pytest
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
 from ppinpaint.data.quickstart import bundled_photos
-from ppinpaint.metrics.harmonize import HarmonizationMetrics
 from ppinpaint.metrics.inpaint import InpaintingMetrics
 from ppinpaint.metrics.report import format_table, write_report
 
@@ -34,31 +33,14 @@ def test_inpainting_metrics_match_skimage():
     assert r["l1"] == pytest.approx(np.abs(o - t).mean(), rel=1e-6)
 
 
-def test_harmonization_protocol_by_hand_and_per_subset_mean_over_images():
-    m = HarmonizationMetrics()
-    rows = []
-    for seed, subset in ((0, "HCOCO"), (1, "HCOCO"), (2, "HFlickr")):
-        out, tgt, mask = pair(seed)
-        m.update(out, tgt, mask, subsets=[subset])
-        a = np.floor(out[0].astype(np.float64) * 255 + 0.5)
-        b = np.floor(tgt[0].astype(np.float64) * 255 + 0.5)
-        fg = mask[0, 0] > 0.5
-        fmse = ((a - b) ** 2)[:, fg].sum() / (fg.sum() * 3)
-        rows.append((subset, ((a - b) ** 2).mean(), fmse))
-    r = m.result()
-    assert r["mse"] == pytest.approx(np.mean([x[1] for x in rows]), rel=1e-9)
-    assert r["fmse"] == pytest.approx(np.mean([x[2] for x in rows]), rel=1e-9)
-    assert r["HCOCO/fmse"] == pytest.approx(np.mean([x[2] for x in rows[:2]]), rel=1e-9)
-    assert r["fpsnr"] == pytest.approx(np.mean([10 * np.log10(255 ** 2 / x[2]) for x in rows]), rel=1e-9)
-    # the overall figure is over images, not the mean of the two subset means
-    assert r["fmse"] != pytest.approx((r["HCOCO/fmse"] + r["HFlickr/fmse"]) / 2, rel=1e-6)
-
-
 def test_report_files_and_table(tmp_path):
-    results = {"mse": 1.5, "fmse": 3.0, "HCOCO/mse": 1.0, "HCOCO/fmse": 2.0, "num_samples": 4.0}
+    results = {"mse": 1.5, "fmse": 3.0, "HCOCO/mse": 1.0, "HCOCO/fmse": 2.0, "HCOCO/num_samples": 3.0,
+               "composite:mse": 4.0, "num_samples": 4.0}
     write_report(results, str(tmp_path))
     assert json.loads((tmp_path / "metrics.json").read_text())["fmse"] == 3.0
     lines = (tmp_path / "metrics.csv").read_text().splitlines()
-    assert lines[0] == "subset,fmse,mse" and lines[1].startswith("HCOCO,2.0") and lines[2].startswith("all,3.0")
+    assert lines[0] == "run,group,num_samples,fmse,mse"
+    assert lines[1] == "model,all,4.0,3.0,1.5" and lines[2] == "model,HCOCO,3.0,2.0,1.0"
+    assert lines[3] == "composite,all,4.0,,4.0"
     table = format_table(results)
-    assert "HCOCO" in table and "(4 samples)" in table
+    assert "HCOCO" in table and "composite" in table and table.splitlines()[1].split()[:3] == ["model", "all", "4"]
