@@ -14,7 +14,11 @@ def _eval(args: argparse.Namespace) -> int:
     from ..metrics.report import format_table, write_report
     from ..registry import DATASETS
 
-    resolve_inputs(args)
+    # With -c, the configured metrics are checked before the weights are looked for (a metric without its
+    # network weights is the first thing to report); without -c the config comes from the run folder.
+    config_from_run = args.config is None
+    if config_from_run:
+        resolve_inputs(args)
     cfg = as_config(args.config, args.opts)
     if not cfg.get("val_dataset"):
         raise ConfigError(f"{args.config}: evaluation needs a 'val_dataset' section (or -o val_dataset.…)")
@@ -23,6 +27,8 @@ def _eval(args: argparse.Namespace) -> int:
         ec["full_resolution"] = args.full_resolution
     # Configured metrics are built first: one that lacks its network weights fails before the model loads.
     metrics = metrics_from_config(ec, "", cfg.origin) if ec["metrics"] else None
+    if not config_from_run:
+        resolve_inputs(args)
     model = load_model(cfg, args.weights)
     metrics = metrics or metrics_from_config(ec, model.task, cfg.origin)
     dataset = build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)
