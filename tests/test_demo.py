@@ -64,6 +64,7 @@ def test_place_scales_centres_and_keeps_background():
     fg = np.zeros((40, 40, 4), np.uint8)
     fg[..., :3] = 200
     fg[10:30, 5:25, 3] = 255                     # the object: a 20x20 opaque square inside transparency
+    fg = (fg[..., :3], fg[..., 3])
     composite, mask = place(bg, fg, None, 0.25, 0.5, 0.5)
     ys, xs = np.nonzero(mask)
     assert (ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) == (50, 50)   # 0.5 x the shorter side 100
@@ -80,7 +81,7 @@ def test_place_scales_centres_and_keeps_background():
     with pytest.raises(InputError, match="outside"):
         place(bg, fg, None, 3.0, 3.0, 0.2)
     with pytest.raises(InputError, match="empty"):
-        place(bg, np.zeros((8, 8, 4), np.uint8), None, 0.5, 0.5, 0.5)
+        place(bg, (np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8)), None, 0.5, 0.5, 0.5)
 
 
 # ---- model list and bank ---------------------------------------------------------------------------
@@ -256,6 +257,16 @@ def _stroke(driver, prefix, dx=-40, length=80):
     time.sleep(0.5)   # the editor turns the stroke into its layer image before the next click reads it
 
 
+def _wait_toast(driver, text):
+    """Wait for an error message containing ``text``; the page shows no stack trace."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(
+        lambda d: any(text in t.text for t in d.find_elements(By.CSS_SELECTOR, ".toast-body")))
+    assert "Traceback" not in driver.page_source
+
+
 def _check_known_pixels(before, after, mask):
     hole = mask > 127
     assert hole.sum() > 50
@@ -290,8 +301,7 @@ def test_inpaint_tab_in_browser(page):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 30).until(lambda d: any("must match" in t.text for t in d.find_elements(By.CSS_SELECTOR, ".toast-body")))
-    assert "Traceback" not in driver.page_source
+    _wait_toast(driver, "must match")
 
 
 def _harmonization_inputs(files):
@@ -311,8 +321,11 @@ def test_harmonize_tab_in_browser(page):
     driver, files = page
     bg = _harmonization_inputs(files)
     _open_tab(driver, "tab-harmonize")
-    _upload(driver, "harmonize-background", str(files / "bg.png"))
+    (files / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really" * 50)
+    _upload(driver, "harmonize-background", str(files / "corrupt.png"))
     _upload(driver, "harmonize-foreground", str(files / "fg.png"))
+    _wait_toast(driver, "cannot read corrupt.png")
+    _upload(driver, "harmonize-background", str(files / "bg.png"))
     composite_img = _find(driver, "#harmonize-composite img")
     # Clicking the raw composite moves the object there.
     from selenium.webdriver.common.action_chains import ActionChains

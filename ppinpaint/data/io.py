@@ -9,7 +9,7 @@
 """
 import os
 import warnings
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -91,6 +91,14 @@ def read_image(path: str) -> np.ndarray:
 def read_mask(path: str, soft: bool = False) -> np.ndarray:
     """A mask file -> HxW float32 (1 = hole/foreground), following the rules above."""
     return to_mask(_read(path), soft=soft, what=path)
+
+
+def read_image_alpha(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """An image file -> (HxWx3 uint8 RGB, HxW uint8 alpha or None when the file has no alpha channel)."""
+    array = _read(path)
+    if array.ndim == 3 and array.shape[2] == 4:
+        return to_rgb_uint8(array[:, :, :3], what=path), _to_uint8(array[:, :, 3], path)
+    return to_rgb_uint8(array, what=path), None
 
 
 def check_pair(image: np.ndarray, mask: np.ndarray, image_name: str = "image", mask_name: str = "mask") -> None:

@@ -19,7 +19,7 @@ try:
 except ImportError:  # an optional extra: say how to get it instead of a bare ImportError
     raise ImportError("the demo needs Gradio: pip install 'ppinpaint[demo]' (or pip install gradio)") from None
 
-from ..data.io import write_image
+from ..data.io import read_image, read_image_alpha, read_mask, write_image
 from ..highres import STRATEGIES
 from .bank import ModelBank
 from .images import editor_inputs, place
@@ -70,6 +70,27 @@ class Downloads:
         return paths
 
 
+def _upload(label: str, elem_id: str, reader: Callable[[str], object], **kwargs):
+    """An image upload and the state holding it as the toolkit's input rules read it (bit depth, alpha,
+    EXIF, size limits), not Gradio's decoder, so a bad file is one message naming it."""
+    image = gr.Image(type="filepath", image_mode=None, format="png", sources=["upload"], label=label,
+                     elem_id=elem_id, **kwargs)
+    state = gr.State(None)
+
+    def read(payload):
+        if not payload:
+            return None
+        try:
+            return reader(payload["path"])
+        except USER_ERRORS as e:
+            gr.Warning(str(e).replace(payload["path"], payload.get("orig_name") or "the upload"))
+            return None
+
+    # Raw payloads (preprocess=False): Gradio's own decoder never sees the file.
+    image.change(read, image, state, preprocess=False)
+    return image, state
+
+
 def _mask_view(mask: np.ndarray) -> np.ndarray:
     return (mask * 255).astype(np.uint8)
 
@@ -88,8 +109,8 @@ def _inpaint_controls(bank: ModelBank, prefix: str) -> Dict[str, object]:
         brush=gr.Brush(default_size=24, colors=[("#ff2020", 0.6)], color_mode="fixed"),
         eraser=gr.Eraser(default_size=24), elem_id=f"{prefix}-editor")}
     c["info"] = gr.Markdown("", elem_id=f"{prefix}-photo-info")
-    c["mask"] = gr.Image(type="numpy", image_mode="L", format="png", sources=["upload"], height=160,
-                         label="…or upload a mask (white = hole; added to the brush)", elem_id=f"{prefix}-mask-upload")
+    c["mask_upload"], c["mask"] = _upload("…or upload a mask (white = hole; added to the brush)", f"{prefix}-mask-upload",
+                                          read_mask, height=160)
     c["model"] = _model_choice(bank, "inpainting", f"{prefix}-model")
     with gr.Accordion("Large images", open=False):
         c["strategy"] = gr.Radio(list(STRATEGIES), value="auto", label="Strategy",
@@ -104,10 +125,10 @@ def _placement_controls(bank: ModelBank, prefix: str) -> Dict[str, object]:
     """Foreground (alpha or mask), its position and scale, the raw composite and the harmonization model."""
     c = {}
     with gr.Row():
-        c["foreground"] = gr.Image(type="numpy", image_mode="RGBA", format="png", sources=["upload", "clipboard"],
-                                   label="Foreground (PNG with alpha, or add its mask)", elem_id=f"{prefix}-foreground")
-        c["fg_mask"] = gr.Image(type="numpy", image_mode="L", format="png", sources=["upload"],
-                                label="Foreground mask (optional, white = object)", elem_id=f"{prefix}-fg-mask")
+        c["fg_upload"], c["foreground"] = _upload("Foreground (PNG with alpha, or add its mask)",
+                                                  f"{prefix}-foreground", read_image_alpha)
+        c["fg_mask_upload"], c["fg_mask"] = _upload("Foreground mask (optional, white = object)",
+                                                    f"{prefix}-fg-mask", read_mask)
     with gr.Row():
         c["x"] = gr.Slider(0, 1, 0.5, step=0.01, label="Centre x", elem_id=f"{prefix}-x")
         c["y"] = gr.Slider(0, 1, 0.5, step=0.01, label="Centre y", elem_id=f"{prefix}-y")
@@ -206,9 +227,7 @@ def build_app(bank: ModelBank) -> "gr.Blocks":
         with gr.Tab("Harmonize", elem_id="tab-harmonize"):
             with gr.Row():
                 with gr.Column():
-                    background = gr.Image(type="numpy", image_mode="RGB", format="png",
-                                          sources=["upload", "clipboard"], label="Background",
-                                          elem_id="harmonize-background")
+                    _, background = _upload("Background", "harmonize-background", read_image)
                     hc = _placement_controls(bank, "harmonize")
                     ho = {"run": gr.Button("Harmonize", variant="primary", elem_id="harmonize-run")}
                 with gr.Column():

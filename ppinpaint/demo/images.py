@@ -44,21 +44,21 @@ def editor_inputs(editor: Optional[Dict[str, object]], uploaded_mask: Optional[n
     return image, mask
 
 
-def foreground_mask(foreground: np.ndarray, mask: Optional[np.ndarray]) -> np.ndarray:
+def foreground_mask(foreground: np.ndarray, alpha: Optional[np.ndarray], mask: Optional[np.ndarray]) -> np.ndarray:
     """HxW {0,1} mask of a foreground: the uploaded mask, else its alpha channel, else the whole image."""
     if mask is not None:
         m = to_mask(mask, what="foreground mask")
         check_pair(foreground, m, "the foreground", "its mask")
         return m
-    if foreground.ndim == 3 and foreground.shape[2] == 4:
-        return to_mask(foreground[:, :, 3], what="foreground alpha")
+    if alpha is not None:
+        return to_mask(alpha, what="foreground alpha")
     return np.ones(foreground.shape[:2], np.float32)
 
 
-def place(background: np.ndarray, foreground: np.ndarray, mask: Optional[np.ndarray], x: float, y: float,
-          scale: float) -> Tuple[np.ndarray, np.ndarray]:
-    """(composite, mask): the foreground scaled so its longest side is ``scale`` x the background's
-    shorter side, centred at (``x``, ``y``) (fractions of the width and height), pasted hard.
+def place(background: np.ndarray, foreground: Optional[Tuple[np.ndarray, Optional[np.ndarray]]],
+          mask: Optional[np.ndarray], x: float, y: float, scale: float) -> Tuple[np.ndarray, np.ndarray]:
+    """(composite, mask): the foreground ((RGB, alpha or None)) scaled so its longest side is ``scale`` x
+    the background's shorter side, centred at (``x``, ``y``) (fractions of the width and height), pasted hard.
 
     A hard paste keeps every background pixel exact outside the mask, as the harmonization datasets'
     composites are made; the mask is what the models are told is foreground.
@@ -66,12 +66,12 @@ def place(background: np.ndarray, foreground: np.ndarray, mask: Optional[np.ndar
     if background is None or foreground is None:
         raise InputError("upload a background and a foreground first")
     bg = to_rgb_uint8(background, "background")
-    fg_mask = foreground_mask(np.asarray(foreground), mask)
+    fg = to_rgb_uint8(foreground[0], "foreground")
+    fg_mask = foreground_mask(fg, foreground[1], mask)
     ys, xs = np.nonzero(fg_mask)
     if not len(ys):
         raise InputError("the foreground's mask (or alpha) is empty: nothing to paste")
     top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    fg = to_rgb_uint8(np.asarray(foreground)[:, :, :3] if np.ndim(foreground) == 3 else foreground, "foreground")
     fg, fg_mask = fg[top:bottom, left:right], fg_mask[top:bottom, left:right]
     h, w = bg.shape[:2]
     factor = float(scale) * min(h, w) / max(fg.shape[:2])
