@@ -35,6 +35,7 @@ $(VENV)/bin/python:
 	@echo "not inside a virtual environment: creating $(VENV) (with --system-site-packages) from $(HOST_PYTHON)"
 	@$(HOST_PYTHON) -m venv --system-site-packages $(VENV) || { rm -rf $(VENV); \
 	  echo "error: '$(HOST_PYTHON) -m venv' failed; on Debian/Ubuntu run: sudo apt install python3-venv" >&2; exit 1; }
+	@echo "later, for the ppinpaint command: source $(VENV)/bin/activate"
 
 install: $(ENV_READY)
 	$(PYTHON) tools/install_deps.py --editable
