@@ -33,13 +33,14 @@ def _eval(args: argparse.Namespace) -> int:
     metrics = metrics or metrics_from_config(ec, model.task, cfg.origin)
     dataset = build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)
     out = args.output or os.path.join("output", "eval_" + os.path.splitext(os.path.basename(args.config))[0])
+    grids: list = []
     results = evaluate(model, dataset, metrics,
                        batch_size=int(ec["batch_size"]), num_workers=int(ec["num_workers"]),
                        max_samples=ec["max_samples"], image_dir=os.path.join(out, "images"),
                        save_images=int(ec["save_images"]), full_resolution=int(ec["full_resolution"] or 0),
-                       highres=cfg.section("predict"))
+                       highres=cfg.section("predict"), on_grid=lambda name, grid: grids.append((name, grid)))
     write_report(results, out, metrics)
-    log_scalars(results, os.path.join(out, "vdl"))
+    log_scalars(results, os.path.join(out, "vdl"), grids=grids)
     print(format_table(results, metrics))
     print(f"metrics written to {os.path.join(out, 'metrics.json')}")
     return 0

@@ -6,7 +6,7 @@ high-resolution papers evaluate HAdobe5k), each image run through the model's hi
 strategy (:mod:`ppinpaint.highres`); those keys start with ``full-res``.
 """
 import os
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import paddle
 from paddle.io import DataLoader
@@ -134,10 +134,16 @@ def _stem(name: str, taken: set) -> str:
     return unique
 
 
-def log_scalars(results: Mapping[str, float], logdir: str, step: int = 0) -> None:
-    """Every result (model, baseline, full-res; overall, subsets, bins) as VisualDL ``eval/<key>``."""
+def log_scalars(results: Mapping[str, float], logdir: str, step: int = 0,
+                grids: Sequence[Tuple[str, Any]] = ()) -> None:
+    """Every result (model, baseline, full-res; overall, subsets, bins) as VisualDL ``eval/<key>``.
+
+    ``grids``: ``(sample name, RGB grid)`` pairs from ``evaluate(on_grid=...)``, logged as images ``eval/<name>``.
+    """
     from visualdl import LogWriter
 
     with LogWriter(logdir=logdir) as writer:
         for key, value in results.items():
             writer.add_scalar(tag=f"eval/{key}", value=float(value), step=step)
+        for name, grid in grids:
+            writer.add_image(tag=f"eval/{name}", img=grid, step=step)

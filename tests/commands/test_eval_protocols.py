@@ -1,6 +1,7 @@
 """``ppinpaint eval --protocol`` and ``ppinpaint eval-folders --iharmony4``: one command each."""
 import csv
 import json
+import os
 
 import numpy as np
 import paddle
@@ -29,8 +30,11 @@ def test_eval_protocol_bins_and_baseline(tmp_path, capsys):
     assert any(k.startswith(("fg0-20pct/", "fg20-100pct/")) for k in data)
     from visualdl import LogReader
 
-    tags = LogReader(file_path=str(next((tmp_path / "a" / "vdl").iterdir()))).get_tags()["scalar"]
+    all_tags = LogReader(file_path=str(next((tmp_path / "a" / "vdl").iterdir()))).get_tags()
+    tags = all_tags["scalar"]
     assert "eval/psnr" in tags and "eval/composite:psnr" in tags and any("fg0-20pct" in t for t in tags)
+    grids = sorted(os.listdir(tmp_path / "a" / "images"))  # the result grids are in VisualDL too
+    assert grids and {f"eval/{g[:-4]}" for g in grids} == set(all_tags["image"])
     rows = list(csv.DictReader(open(tmp_path / "a" / "per_image.csv")))
     assert len(rows) == 2 and {"name", "ratio", "psnr", "composite:psnr"} <= set(rows[0])
     assert main(args + ["--protocol", "deepfill_v1", "--output", str(tmp_path / "b")]) == 2
