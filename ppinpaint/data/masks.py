@@ -30,8 +30,9 @@ class RandomBoxMask:
     """DeepFill v1's random rectangle: a ``shape`` box placed inside ``margin``, shrunk per side.
 
     Follows the official TF v1 ``random_bbox`` / ``bbox2mask`` (and daa233's port): the box's
-    top-left is uniform within the margins, then each side pair is shrunk by a random
-    ``[0, max_delta // 2]`` so holes vary in size while the critic's patch stays fixed.
+    top-left is uniform in ``[margin, size - margin - shape)`` (both draw with an exclusive upper
+    end, so the box never touches the bottom/right margin), then each side pair is shrunk by a
+    random ``[0, max_delta // 2]`` so holes vary in size while the critic's patch stays fixed.
     """
 
     def __init__(self, shape: Sequence[int] = (128, 128), max_delta: Sequence[int] = (32, 32),
@@ -41,8 +42,8 @@ class RandomBoxMask:
     def __call__(self, height: int, width: int, rng: np.random.Generator) -> MaskSample:
         bh, bw = min(self.shape[0], height), min(self.shape[1], width)
         mv, mh = self.margin
-        top = int(rng.integers(mv, max(height - mv - bh, mv) + 1))
-        left = int(rng.integers(mh, max(width - mh - bw, mh) + 1))
+        top = int(rng.integers(mv, max(height - mv - bh, mv + 1)))
+        left = int(rng.integers(mh, max(width - mh - bw, mh + 1)))
         dh = int(rng.integers(0, self.max_delta[0] // 2 + 1))
         dw = int(rng.integers(0, self.max_delta[1] // 2 + 1))
         mask = np.zeros((height, width), np.float32)

@@ -9,13 +9,21 @@ from ..registry import LR_SCHEDULERS, OPTIMIZERS
 
 
 @LR_SCHEDULERS.register()
-def LinearDecay(learning_rate: float, start_iter: int, end_iter: int) -> paddle.optimizer.lr.LRScheduler:
-    """Constant until ``start_iter``, then linear to 0 at ``end_iter`` (pix2pix's niter + niter_decay)."""
+def LinearDecay(learning_rate: float, start_iter: int, end_iter: int,
+                step_every: int = 1) -> paddle.optimizer.lr.LRScheduler:
+    """Constant until ``start_iter``, then linear to 0 at ``end_iter`` (pix2pix's niter + niter_decay).
+
+    ``step_every``: the rate changes only every that many iterations (an epoch), as the official
+    pix2pix-style codes step their scheduler once per epoch: at iteration ``it`` the rate is the
+    one of ``it`` rounded down to a multiple of ``step_every``.
+    """
     if end_iter <= start_iter:
         raise ConfigError(f"LinearDecay needs end_iter > start_iter, got {start_iter}..{end_iter}")
+    if step_every < 1:
+        raise ConfigError(f"LinearDecay needs step_every >= 1, got {step_every}")
     span = float(end_iter - start_iter)
     return paddle.optimizer.lr.LambdaDecay(
-        learning_rate, lambda it: 1.0 - min(max(it - start_iter, 0), span) / span)
+        learning_rate, lambda it: 1.0 - min(max(it // step_every * step_every - start_iter, 0), span) / span)
 
 
 @LR_SCHEDULERS.register()

@@ -22,6 +22,15 @@ def test_random_box_stays_inside_its_bbox_and_margins():
     np.testing.assert_array_equal(a[0], b[0])
 
 
+def test_random_box_places_like_the_official_random_bbox():
+    # TF v1 tf.random_uniform(minval=margin, maxval=H - margin - h) and daa233's np.random.randint:
+    # the upper end is exclusive. 20 px image, 16 px box, margin 1: top in {1, 2}.
+    gen = RandomBoxMask(shape=(16, 16), max_delta=(0, 0), margin=(1, 1))
+    tops = {gen(20, 20, rng(seed))[1][0] for seed in range(200)}
+    assert tops == {1, 2}
+    assert RandomBoxMask((16, 16), (0, 0))(16, 16, rng())[1][:2] == (0, 0)   # a box as large as the image fits
+
+
 def test_center_mask_official_csa_hole():
     mask, bbox = CenterMask()(256, 256, rng())
     assert bbox == (68, 68, 120, 120)

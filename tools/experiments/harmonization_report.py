@@ -1,7 +1,7 @@
 """Shared output of the harmonization comparisons: curves PNG, JSON summary, printed final table."""
 import json
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -10,23 +10,26 @@ Rows = Dict[str, List[Dict[str, float]]]
 PALETTE = ((200, 80, 40), (40, 120, 220), (60, 160, 60), (150, 60, 170))
 
 
-def plot_curves(results: Rows, reference: Dict[str, float], path: str, keys: Sequence[str] = ("fmse", "psnr")) -> None:
-    """One panel per metric, one line per method (grey: the composite), as a PNG without matplotlib."""
+def plot_curves(results: Rows, reference: Optional[Dict[str, float]], path: str,
+                keys: Sequence[str] = ("fmse", "psnr"), x: str = "epoch") -> None:
+    """One panel per metric (or loss) against ``x``, one line per method (grey: the reference, if
+    any), as a PNG without matplotlib."""
     panels = []
     for key in keys:
         canvas = np.full((260, 360, 3), 255, np.uint8)
-        values = [r[key] for rows in results.values() for r in rows] + [reference[key]]
+        values = [r[key] for rows in results.values() for r in rows] + ([reference[key]] if reference else [])
         lo, hi = min(values), max(values)
 
         def y(v: float) -> int:
             return 230 - int(200 * (v - lo) / max(hi - lo, 1e-9))
 
-        cv2.line(canvas, (30, y(reference[key])), (330, y(reference[key])), (160, 160, 160), 1)
+        if reference:
+            cv2.line(canvas, (30, y(reference[key])), (330, y(reference[key])), (160, 160, 160), 1)
         for colour, (name, rows) in zip(PALETTE, results.items()):
-            pts = [(30 + int(300 * r["epoch"] / max(1, rows[-1]["epoch"])), y(r[key])) for r in rows]
+            pts = [(30 + int(300 * r[x] / max(1, rows[-1][x])), y(r[key])) for r in rows]
             cv2.polylines(canvas, [np.int32(pts)], False, colour, 2)
             cv2.putText(canvas, name, (pts[-1][0] - 60, pts[-1][1] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1)
-        cv2.putText(canvas, f"{key} vs epoch  [{lo:.2f}, {hi:.2f}]", (10, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+        cv2.putText(canvas, f"{key} vs {x}  [{lo:.3g}, {hi:.3g}]", (10, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     (0, 0, 0), 1)
         panels.append(canvas)
     cv2.imwrite(path, cv2.cvtColor(np.concatenate(panels, axis=1), cv2.COLOR_RGB2BGR))

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import paddle
@@ -47,8 +47,11 @@ def composite_scores(dataset) -> Dict[str, float]:
 
 
 def train_variant(name: str, config: str, overrides: List[str], log_keys: List[str], args,
-                  writer) -> List[Dict[str, float]]:
-    """Train one config for the budget by ``model.train_step``; one evaluation row per epoch (0 = untrained)."""
+                  writer, keys: Sequence[str] = KEYS, curve: Optional[list] = None) -> List[Dict[str, float]]:
+    """Train one config for the budget by ``model.train_step``; one evaluation row per epoch (0 = untrained).
+
+    ``keys``: the metrics kept per row; ``curve`` (a list) receives ``log_keys`` of every step.
+    """
     paddle.seed(args.seed)
     cfg = Config(config, overrides + [f"train_dataset.length={args.train_items}", f"val_dataset.length={args.val_items}"])
     model = ppinpaint.build_model(cfg)
@@ -59,7 +62,7 @@ def train_variant(name: str, config: str, overrides: List[str], log_keys: List[s
 
     def score() -> Dict[str, float]:
         values = evaluate(model, val_set, metrics, progress=False)
-        return {k: values[k] for k in KEYS}
+        return {k: values[k] for k in keys}
 
     rows = [{"epoch": 0, "seconds": 0.0, **score()}]
     start, step = time.time(), 0
@@ -71,11 +74,13 @@ def train_variant(name: str, config: str, overrides: List[str], log_keys: List[s
             losses = model.train_step(batch_of(train_set, pick, args.seed + epoch), step)
             for key in log_keys:
                 writer.add_scalar(f"{name}/train_{key}", float(losses[key]), step)
+            if curve is not None:
+                curve.append({"step": step, **{key: float(losses[key]) for key in log_keys}})
             step += 1
         row = {"epoch": epoch, "seconds": time.time() - start, **score()}
-        for key in KEYS:
+        for key in keys:
             writer.add_scalar(f"{name}/val_{key}", row[key], epoch)
-        print(f"{name:8s} epoch {epoch}: fMSE {row['fmse']:8.2f}  PSNR {row['psnr']:6.2f} dB  ({row['seconds']:.0f} s)",
+        print(f"{name:8s} epoch {epoch}: " + "  ".join(f"{k} {row[k]:.4g}" for k in keys) + f"  ({row['seconds']:.0f} s)",
               flush=True)
         rows.append(row)
     return rows

@@ -4,7 +4,8 @@ The local critic sees the hole's bounding-box patch, the global critic the whole
 widens the local critic's last conv to 8x ``ndf`` (512) and keeps the global one at 4x (256);
 daa233's port uses 4x for both — ``width_mults`` selects. Names follow daa233
 (``dis_conv_module.conv1.conv.weight``, ``linear``); the linear layer's input is flattened in
-NCHW order (the TF converter reorders TF's NHWC-flattened dense kernels).
+NCHW order (the TF converter reorders TF's NHWC-flattened dense kernels). ``init`` as the
+generator's: ``official``/``tf`` | ``daa233`` | ``paddle``.
 """
 from typing import Sequence
 
@@ -12,6 +13,7 @@ import paddle
 from paddle import nn
 
 from ...registry import NETWORKS
+from ..init import DEEPFILL_CONVENTIONS, init_net
 from ..layers.padded_conv import PaddedConv2D
 
 
@@ -36,7 +38,7 @@ class DeepFillV1Critic(nn.Layer):
     """WGAN critic for ``input_size`` x ``input_size`` images (a multiple of 16): [N,3,S,S] -> [N,1]."""
 
     def __init__(self, ndf: int = 64, input_size: int = 256, width_mults: Sequence[int] = (1, 2, 4, 4),
-                 in_channels: int = 3, padding: str = "tf_same") -> None:
+                 in_channels: int = 3, padding: str = "tf_same", init: str = "official") -> None:
         super().__init__()
         if len(width_mults) != 4:
             raise ValueError(f"width_mults needs one multiplier per conv (4), got {list(width_mults)}")
@@ -45,6 +47,7 @@ class DeepFillV1Critic(nn.Layer):
         self.input_size = int(input_size)
         self.dis_conv_module = DisConvModule(in_channels, ndf, width_mults, padding)
         self.linear = nn.Linear(ndf * width_mults[3] * (input_size // 16) ** 2, 1)
+        init_net(self, init, DEEPFILL_CONVENTIONS["tf"], DEEPFILL_CONVENTIONS)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         """Images in [-1,1] -> one score each."""

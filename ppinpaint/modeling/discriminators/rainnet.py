@@ -20,7 +20,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ...registry import NETWORKS
-from ..generators.rainnet import pix2pix_init
+from ..init import init_net
 from ..layers.partial_conv import PartialConv2D, SNConv2D
 
 NUM_CONVS = 7
@@ -78,7 +78,7 @@ class RainNetDiscriminator(nn.Layer):
     ``gp=True`` returns their mean, the official critic value used by the gradient penalty.
     """
 
-    def __init__(self, input_nc: int = 3, ndf: int = 64, n_layers: int = 3) -> None:
+    def __init__(self, input_nc: int = 3, ndf: int = 64, n_layers: int = 3, init: str = "official") -> None:
         super().__init__()
         width = stream_channels(ndf, n_layers)[-1]
         self.D = CriticTrunk(input_nc, ndf, n_layers)
@@ -86,7 +86,9 @@ class RainNetDiscriminator(nn.Layer):
         self.convl2 = SNConv2D(width, width, 1)
         self.convl3 = nn.Conv2D(width, 1, 1)
         self.convg3 = nn.Conv2D(width, 1, 1)
-        pix2pix_init(self)
+        # Official define_D -> init_net(net, 'normal', 0.02). Its init writes ``weight.data``, which
+        # for a spectrally normalised conv shares storage with ``weight_orig``: that is what it draws.
+        init_net(self, init, "normal")
 
     def forward(self, image: paddle.Tensor, mask: paddle.Tensor, gp: bool = False
                 ) -> Union[paddle.Tensor, Tuple[paddle.Tensor, paddle.Tensor]]:

@@ -17,6 +17,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ...registry import NETWORKS
+from ..init import init_net
 from ..layers.csa import MODES, CoherentSemanticAttention, csa_feature_mask
 
 
@@ -154,12 +155,13 @@ class CSAGenerator(nn.Layer):
     """Role ``generator``: ``.rough`` (official netP) and ``.refine`` (official netG)."""
 
     def __init__(self, ngf: int = 64, mode: str = "paper", clamp: bool = True,
-                 threshold: float = 5.0 / 16.0, triple_weight: float = 1.0) -> None:
+                 threshold: float = 5.0 / 16.0, triple_weight: float = 1.0, init: str = "official") -> None:
         super().__init__()
         self.ngf = ngf
         self.rough = RoughUNet(3, 3, ngf)
         self.refine = RefineUNet(6, 3, ngf, mode=mode, clamp=clamp, threshold=threshold,
                                  triple_weight=triple_weight)
+        init_net(self, init, "normal")     # official define_G -> init_net(netG, 'normal', 0.02)
 
     def set_mode(self, mode: str) -> None:
         """Switch the CSA layer's backward between ``official`` and ``paper``."""

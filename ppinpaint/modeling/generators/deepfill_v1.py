@@ -11,7 +11,9 @@ with TF v1 (the paper's code) as the default:
 - ``channel_order``: ``bgr`` (TF v1 reads images with OpenCV and was trained on BGR) | ``rgb``
   (daa233); inputs and outputs stay RGB at this net's boundary either way;
 - ``attention``: the contextual attention's ``patch_norm`` and ``resize`` conventions
-  (``tf`` | ``daa233``/``torch``), see ``layers/contextual_attention.py``.
+  (``tf`` | ``daa233``/``torch``), see ``layers/contextual_attention.py``;
+- ``init``: ``official``/``tf`` (Glorot-uniform, zero bias) | ``daa233`` (torch's defaults) |
+  ``paddle``, see ``modeling/init.py``.
 """
 from typing import Optional, Tuple
 
@@ -20,6 +22,7 @@ from paddle import nn
 
 from ...registry import NETWORKS
 from ..layers.contextual_attention import ContextualAttention
+from ..init import DEEPFILL_CONVENTIONS, init_net
 from ..layers.padded_conv import PaddedConv2D
 
 CHANNEL_ORDERS = ("rgb", "bgr")
@@ -127,13 +130,14 @@ class DeepFillV1Generator(nn.Layer):
     size_multiple = 8
 
     def __init__(self, cnum: int = 32, padding: str = "tf_same", channel_order: str = "bgr",
-                 attention: Optional[dict] = None) -> None:
+                 attention: Optional[dict] = None, init: str = "official") -> None:
         super().__init__()
         if channel_order not in CHANNEL_ORDERS:
             raise ValueError(f"channel_order must be one of {CHANNEL_ORDERS}, got {channel_order!r}")
         self.channel_order = channel_order
         self.coarse_generator = CoarseGenerator(cnum, padding)
         self.fine_generator = FineGenerator(cnum, padding, attention)
+        init_net(self, init, DEEPFILL_CONVENTIONS["tf"], DEEPFILL_CONVENTIONS)
 
     def forward(self, x: paddle.Tensor, mask: paddle.Tensor, return_flow: bool = False):
         """Masked image and mask -> (coarse, refined, flow image or None), images clipped to [-1,1]."""

@@ -14,13 +14,15 @@ Official quirk kept: the encoder's LeakyReLUs are in-place, so every skip connec
 ``leaky_relu(e)`` rather than the pre-activation ``e``; converted weights need it (it changes
 the output by up to 0.2).
 """
-from typing import List
+from typing import List, Optional
 
 import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
 from ...registry import NETWORKS
+from ..draws import Draws
+from ..init import init_net
 from ..layers.rain import RAIN
 
 NUM_LEVELS = 8
@@ -39,25 +41,6 @@ def instance_norm(channels: int) -> nn.InstanceNorm2D:
     return nn.InstanceNorm2D(channels, epsilon=1e-5, weight_attr=False, bias_attr=False)
 
 
-def pix2pix_init(net: nn.Layer, std: float = 0.02) -> nn.Layer:
-    """The official ``init_weights(net, 'normal', 0.02)``: every conv weight ~ N(0, std), biases 0.
-
-    Applied to both RainNet nets. For the critic's spectrally normalised convs the official call
-    writes ``weight.data``, which shares storage with ``weight_orig``, so it initialises
-    ``weight_orig`` too.
-    """
-    normal, zero = nn.initializer.Normal(0.0, std), nn.initializer.Constant(0.0)
-    for layer in net.sublayers(include_self=True):
-        weight = getattr(layer, "weight_orig", None)
-        if weight is None and isinstance(layer, (nn.Conv2D, nn.Conv2DTranspose)):
-            weight = layer.weight
-        if weight is not None:
-            normal(weight)
-            if getattr(layer, "bias", None) is not None:
-                zero(layer.bias)
-    return net
-
-
 @NETWORKS.register()
 class RainNetGenerator(nn.Layer):
     """``netG(comp, mask)`` -> raw tanh output in [-1, 1] (not composited).
@@ -69,7 +52,7 @@ class RainNetGenerator(nn.Layer):
     """
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, norm: str = "rain",
-                 dropout: bool = True) -> None:
+                 dropout: bool = True, init: str = "official") -> None:
         super().__init__()
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
@@ -89,10 +72,14 @@ class RainNetGenerator(nn.Layer):
         make_norm = RAIN if norm == "rain" else instance_norm
         self.up_norm = nn.LayerList([make_norm(up_out[i]) for i in range(1, NUM_LEVELS)])
         self.gates = nn.LayerList([nn.Conv2D(2 * ch[i], 2 * ch[i], 1) for i in GATE_LEVELS])
-        pix2pix_init(self)
+        init_net(self, init, "normal")     # official define_G -> init_net(net, 'normal', 0.02)
 
-    def forward(self, x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
-        """Official ``RainNet.forward(x, mask)``: x [N,input_nc,H,W] in [-1,1], mask [N,1,H,W]."""
+    def forward(self, x: paddle.Tensor, mask: paddle.Tensor, draws: Optional[Draws] = None) -> paddle.Tensor:
+        """Official ``RainNet.forward(x, mask)``: x [N,input_nc,H,W] in [-1,1], mask [N,1,H,W].
+
+        In training mode the dropout keep masks come from ``draws`` (``dropout4..6``), so a step
+        can be replayed; without it they are drawn afresh.
+        """
         self._check(x, mask)
         skips = []
         h = self.down[0](x)
@@ -105,8 +92,8 @@ class RainNetGenerator(nn.Layer):
         for level in range(NUM_LEVELS - 1, 0, -1):
             h = self.up[level](F.relu(h))
             h = self.up_norm[level - 1](h, mask) if self.norm == "rain" else self.up_norm[level - 1](h)
-            if self.use_dropout and level in DROPOUT_LEVELS:
-                h = F.dropout(h, 0.5, training=self.training)
+            if self.use_dropout and level in DROPOUT_LEVELS and self.training:
+                h = (draws or Draws()).dropout(f"dropout{level}", h, 0.5)
             h = paddle.concat([skips[level - 1], h], axis=1)
             if level - 1 in GATE_LEVELS:
                 h = F.sigmoid(self.gates[level - 1](h)) * h

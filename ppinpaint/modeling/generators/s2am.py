@@ -13,6 +13,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ...registry import NETWORKS
+from ..init import init_net
 from ..layers.s2am import S2AM, MaskFreeS2AM, known
 
 NUM_LEVELS = 8
@@ -70,7 +71,7 @@ class S2AMUNet(nn.Layer):
     """
 
     def __init__(self, ngf: int = 64, attention: str = "s2ad", mask_free: bool = False,
-                 out_channels: int = 3, reduction: int = 16) -> None:
+                 out_channels: int = 3, reduction: int = 16, init: str = "official") -> None:
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
@@ -94,20 +95,8 @@ class S2AMUNet(nn.Layer):
                 up_in=inner if innermost else 2 * inner,
                 outermost=outermost, innermost=innermost, attention=att))
         self.levels = nn.LayerList(levels)
-        self.init_weights()
-
-    def init_weights(self) -> None:
-        """The official ``weights_init_kaiming``: Kaiming-normal (fan-in, a=0) convs and linears, BN scale N(1, 0.02).
-
-        Biases keep Paddle's zero default (torch draws them uniformly; they carry no scale).
-        """
-        kaiming = nn.initializer.KaimingNormal(nonlinearity="relu")
-        for layer in self.sublayers():
-            if isinstance(layer, (nn.Conv2D, nn.Conv2DTranspose, nn.Linear)):
-                kaiming(layer.weight)
-            elif isinstance(layer, nn.BatchNorm2D):
-                nn.initializer.Normal(1.0, 0.02)(layer.weight)
-                nn.initializer.Constant(0.0)(layer.bias)
+        # Official: model.apply(weights_init_kaiming) (scripts/models/backbone_unet.py).
+        init_net(self, init, "kaiming_normal")
 
     def forward(self, x: paddle.Tensor, return_masks: bool = False
                 ) -> Union[paddle.Tensor, Tuple[paddle.Tensor, List[paddle.Tensor]]]:

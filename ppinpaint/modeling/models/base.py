@@ -22,6 +22,7 @@ class BaseModel:
     min_size: int = 0                           # smallest side the nets accept (0: any)
     # Loss terms the progress bar shows, the generator's reconstruction loss first (empty: the first four).
     progress_keys: Tuple[str, ...] = ()
+    draw_names: Tuple[str, ...] = ()            # random draws of a step a batch may supply (modeling/draws.py)
 
     def __init__(self, nets: Dict[str, nn.Layer]) -> None:
         self.nets: Dict[str, nn.Layer] = nets
@@ -31,6 +32,7 @@ class BaseModel:
         self.amp_level = "O1"
         self.world_size = 1
         self._visuals: Dict[str, paddle.Tensor] = {}
+        self.last_draws: Dict[str, paddle.Tensor] = {}   # the random draws of the last train_step, by name
 
     # ---- wiring done by the trainer -------------------------------------------------
     def attach(self, optimizers: Dict[str, paddle.optimizer.Optimizer], amp_dtype: Optional[str] = None,

@@ -12,11 +12,15 @@ Training follows the official v1 (TF ``build_graph_with_losses`` and daa233's ``
   (``l1_target: raw``) and divides the ``ae`` term by the known-pixel fraction
   (``ae_normalize: true``); daa233 uses the composited outputs and no division;
 - one generator step every ``n_critic`` (5) critic steps; the discounting gamma is 0.9 as in both
-  codes (the paper text says 0.99).
+  codes (the paper text says 0.99);
+- ``pretrain_coarse`` (TF v1 ``PRETRAIN_COARSE_NETWORK``): the coarse network alone on its
+  reconstruction terms, one generator step per step and no critic step (TF adds no critic trainer).
 
 A training batch may carry ``bbox`` [N,4] (top, left, height, width; the random box before its
 shrink, where the local critic looks) and ``gp_alpha_local`` / ``gp_alpha_global`` [N,1] to
-replay the official random draws; without ``bbox`` the hole's bounding box is used.
+replay the official random draws (``last_draws`` holds the alphas of the last step); without
+``bbox`` the hole's bounding box is used. TF v1 interpolates ``real + alpha·(fake - real)``: its
+draws replay here as ``1 - alpha``.
 """
 import contextlib
 from typing import Dict, List, Optional
@@ -26,6 +30,7 @@ import paddle
 from paddle import nn
 
 from ...registry import MODELS
+from ..draws import Draws
 from ..losses.gradient_penalty import gradient_penalty
 from .base import BaseModel
 
@@ -73,6 +78,7 @@ class DeepFillV1(BaseModel):
     value_range = (-1.0, 1.0)
     size_multiple = 8
     min_size = 64      # rate-16 dilations with symmetric padding need 16 feature pixels
+    draw_names = ("gp_alpha_local", "gp_alpha_global")
 
     def __init__(self, generator: nn.Layer, local_discriminator: Optional[nn.Layer] = None,
                  global_discriminator: Optional[nn.Layer] = None, n_critic: int = 5,
@@ -165,7 +171,7 @@ class DeepFillV1(BaseModel):
         return terms
 
     def train_step(self, batch: Dict[str, paddle.Tensor], step: int) -> Dict[str, paddle.Tensor]:
-        """One critic update; every ``n_critic``-th step also one generator update."""
+        """One critic update; every ``n_critic``-th step also one generator update (pretraining: generator only)."""
         missing = [k for k in ("image", "mask") if k not in batch]
         if missing:
             raise KeyError(f"DeepFill v1 training batch lacks {missing}; it has {sorted(batch)}")
@@ -174,17 +180,20 @@ class DeepFillV1(BaseModel):
         mask = batch["mask"].astype("float32")
         gt = self.to_net(batch["image"])
         bbox = batch["bbox"] if "bbox" in batch else mask_bbox(mask)
-        n = gt.shape[0]
-        alphas = [batch[k].astype("float32") if k in batch else paddle.rand([n, 1])
-                  for k in ("gp_alpha_local", "gp_alpha_global")]
         incomplete = gt * (1.0 - mask)
-        g_step = (step + 1) % self.n_critic == 0        # daa233: iteration % n_critic == 0, from 1
+        # daa233: iteration % n_critic == 0, from 1. Pretraining trains the coarse net every step.
+        g_step = self.pretrain_coarse or (step + 1) % self.n_critic == 0
         with contextlib.nullcontext() if g_step else paddle.no_grad():
             x1, x2 = self.generate(incomplete, mask)
         predicted = x1 if x2 is None else x2
         completed = predicted * mask + incomplete * (1.0 - mask)
-        terms = self.discriminator_loss(gt, completed, mask, bbox, *alphas)
-        self.optimize(terms["d"], "discriminator")
+        draws = Draws.from_batch(batch, self.draw_names)
+        terms = {}
+        if not self.pretrain_coarse:
+            alphas = [draws.uniform(k, [gt.shape[0], 1]) for k in self.draw_names]
+            terms = self.discriminator_loss(gt, completed, mask, bbox, *alphas)
+            self.optimize(terms["d"], "discriminator")
+        self.last_draws = draws.taken
         if g_step:
             critic_params = self.parameters(["local_discriminator", "global_discriminator"])
             for p in critic_params:

@@ -21,6 +21,8 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ...registry import MODELS
+from ..draws import Draws
+from ..generators.rainnet import DROPOUT_LEVELS
 from ..losses.adversarial import wgan_g_loss
 from ..losses.gradient_penalty import gradient_penalty
 from .base import BaseModel
@@ -30,7 +32,9 @@ from .base import BaseModel
 class RainNet(BaseModel):
     """RainNet as a trainable method; ``discriminator`` may be omitted for inference only.
 
-    A training batch may hold ``gp_alpha`` [N,1] to replay a run's gradient-penalty draw exactly.
+    A training batch may hold the step's random draws (``draw_names``: ``gp_alpha`` [N,1] and the
+    generator's dropout keep masks ``dropout4..6``) to replay a run exactly; ``last_draws`` holds
+    those of the last step.
     """
 
     task = "harmonization"
@@ -38,6 +42,7 @@ class RainNet(BaseModel):
     value_range = (-1.0, 1.0)
     size_multiple = 256      # eight stride-2 levels in the U-Net
     min_size = 256
+    draw_names = ("gp_alpha",) + tuple(f"dropout{level}" for level in DROPOUT_LEVELS)
 
     def __init__(self, generator: nn.Layer, discriminator: Optional[nn.Layer] = None, lambda_l1: float = 100.0,
                  gp_weight: float = 10.0, lambda_global: float = 1.0, lambda_verif: float = 1.0,
@@ -50,7 +55,7 @@ class RainNet(BaseModel):
         self.lambda_global, self.lambda_verif = float(lambda_global), float(lambda_verif)
         self.grad_eps = float(grad_eps)
 
-    def _generate(self, comp: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
+    def _generate(self, comp: paddle.Tensor, mask: paddle.Tensor, draws: Optional[Draws] = None) -> paddle.Tensor:
         """Raw generator output for a composite in [-1,1] (the mask added as input if 4-channel)."""
         # Eager only: in an exported graph N, H and W are symbolic and the check cannot be a Python bool.
         if paddle.in_dynamic_mode() and (
@@ -61,7 +66,7 @@ class RainNet(BaseModel):
         net = self.nets["generator"]
         inputs = paddle.concat([comp, mask], axis=1) if getattr(net, "input_nc", 3) == 4 else comp
         with self.autocast():
-            output = net(inputs, mask)
+            output = net(inputs, mask, draws)
         return output.astype(comp.dtype)
 
     def discriminator_loss(self, real: paddle.Tensor, fake: paddle.Tensor, mask: paddle.Tensor,
@@ -104,10 +109,10 @@ class RainNet(BaseModel):
             raise ValueError("RainNet was built without a discriminator: it can only run inference")
         mask = batch["mask"].astype("float32")
         comp, real = self.to_net(batch["image"]), self.to_net(batch["target"])
-        output = self._generate(comp, mask)
+        draws = Draws.from_batch(batch, self.draw_names)
+        output = self._generate(comp, mask, draws)
         harmonized = output * mask + comp * (1.0 - mask)
-        alpha = batch.get("gp_alpha")
-        alpha = paddle.rand([comp.shape[0], 1]) if alpha is None else alpha.astype("float32")
+        alpha = draws.uniform("gp_alpha", [comp.shape[0], 1])
         d_terms = self.discriminator_loss(real, harmonized, mask, alpha.reshape([-1, 1, 1, 1]))
         self.optimize(d_terms["D"], "discriminator")
         critic_params = self.nets["discriminator"].parameters()
@@ -119,6 +124,7 @@ class RainNet(BaseModel):
         finally:
             for p in critic_params:
                 p.stop_gradient = False
+        self.last_draws = draws.taken
         self._visuals = {"input": batch["image"], "mask": mask, "output": paddle.clip(self.from_net(harmonized), 0.0, 1.0),
                          "target": batch["target"]}
         return {k: v.detach() for k, v in {**d_terms, **g_terms}.items()}
