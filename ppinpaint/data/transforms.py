@@ -4,7 +4,7 @@ from typing import Tuple
 import cv2
 import numpy as np
 
-POLICIES = ("random_crop", "center_crop", "resize")
+POLICIES = ("random_crop", "crop", "center_crop", "resize")
 
 
 def _resize(image: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
@@ -20,6 +20,9 @@ def crop_box(height: int, width: int, size: int, policy: str, rng: np.random.Gen
 
     ``random_crop``: a random square between ``size`` (or the short side, if smaller) and the
     short side, at a random place — scale augmentation that keeps the aspect ratio;
+    ``crop``: a ``size`` square at the image's own scale, at a random place (a smaller image:
+    its short side, upscaled), as DeepFill's official loaders (neuralgym ``np_random_crop``,
+    daa233 ``RandomCrop``) take it;
     ``center_crop``: the largest centred square; ``resize``: the whole image (side 0 = no crop).
     """
     if policy not in POLICIES:
@@ -29,7 +32,7 @@ def crop_box(height: int, width: int, size: int, policy: str, rng: np.random.Gen
         return 0, 0, 0
     if policy == "center_crop":
         return (height - short) // 2, (width - short) // 2, short
-    side = int(rng.integers(min(size, short), short + 1))
+    side = min(size, short) if policy == "crop" else int(rng.integers(min(size, short), short + 1))
     return int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1)), side
 
 

@@ -75,3 +75,15 @@ def test_make_synthetic_tool(tmp_path):
                             "--size", "32"], cwd=root, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0
     assert len(HarmonizationDataset(str(tmp_path), split="train", size=32)) == 4  # rewritten, not appended
+
+
+def test_crop_policy_keeps_the_native_scale():
+    # DeepFill's official loaders crop a size x size window without rescaling (smaller images: upscaled).
+    from ppinpaint.data.transforms import crop_box
+
+    rng = np.random.default_rng(0)
+    boxes = [crop_box(300, 500, 256, "crop", rng) for _ in range(50)]
+    assert all(side == 256 and 0 <= t <= 44 and 0 <= l <= 244 for t, l, side in boxes)
+    assert len({(t, l) for t, l, _ in boxes}) > 10
+    assert crop_box(200, 400, 256, "crop", rng)[2] == 200
+    assert {crop_box(300, 500, 256, "random_crop", rng)[2] for _ in range(20)} != {256}   # scale augmentation

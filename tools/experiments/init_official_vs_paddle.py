@@ -33,7 +33,7 @@ MODELS = {
 def main() -> None:
     """Train both initialisations of each model named on the command line; report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("models", nargs="*", help=f"some of {', '.join(MODELS)} (default: all)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10, help="training steps per epoch")
     parser.add_argument("--batch", type=int, default=1)
@@ -42,12 +42,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="output/experiments/init_official_vs_paddle")
     args = parser.parse_args()
+    unknown = sorted(set(args.models) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose from {list(MODELS)}")
     from visualdl import LogWriter
 
     os.makedirs(args.out, exist_ok=True)
     summary = {"args": vars(args), "models": {}}
     with LogWriter(logdir=os.path.join(args.out, "vdl")) as writer:
-        for model in args.models:
+        for model in args.models or list(MODELS):
             config, roles, losses, keys, widths = MODELS[model]
             rows, curves = {}, {}
             for init in ("official", "paddle"):
