@@ -2,11 +2,10 @@
 import os
 from typing import Iterable, Optional, Union
 
-import paddle
-
 from .builder import build
 from .config import Config
 from .registry import MODELS
+from .utils.weight_files import check_finite, read_state_file
 
 ConfigLike = Union[str, Config, dict]
 
@@ -32,20 +31,23 @@ def build_model(config: ConfigLike, opts: Optional[Iterable[str]] = None):
 
 
 def read_weights(path: str) -> dict:
-    """``{role: state_dict}`` from a ``.pdparams`` file or a checkpoint folder."""
+    """``{role: state_dict}`` of numpy arrays from a ``.safetensors`` or ``.pdparams`` file or a
+    checkpoint folder; no pickle code ever runs (see :mod:`ppinpaint.utils.weight_files`)."""
     if os.path.isdir(path):
-        path = os.path.join(path, "model.pdparams")
+        found = [os.path.join(path, n) for n in ("model.safetensors", "model.pdparams")
+                 if os.path.isfile(os.path.join(path, n))]
+        if not found:
+            raise FileNotFoundError(f"weights not found: {path} holds neither model.safetensors nor model.pdparams")
+        path = found[0]
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights not found: {path}")
-    try:
-        state = paddle.load(path, return_numpy=True)
-    except Exception as e:  # paddle raises several types for a corrupt file
-        raise ValueError(f"cannot read weights {path}: {e}") from None
-    if not isinstance(state, dict):
-        raise ValueError(f"{path} does not hold a state dict")
+    state = read_state_file(path)
+    if not state:
+        raise ValueError(f"{path} holds no weights (an empty state dict)")
     # A bare generator state dict (what many Paddle repos ship) becomes the generator role.
-    if state and not all(isinstance(v, dict) for v in state.values()):
+    if not all(isinstance(v, dict) for v in state.values()):
         state = {"generator": state}
+    check_finite(state, path)
     return state
 
 

@@ -1,4 +1,4 @@
-"""``ppinpaint convert`` / ``tools/convert_weights.py``: checkpoints of the official code -> ``.pdparams``."""
+"""``ppinpaint convert`` / ``tools/convert_weights.py``: checkpoints of the official code -> ``.safetensors``."""
 import argparse
 import inspect
 from typing import Dict, List, Optional
@@ -7,8 +7,7 @@ from .common import run_command
 
 
 def _parse_options(items: List[str]) -> Dict[str, object]:
-    import yaml
-
+    from ..config import load_yaml
     from ..convert.common import ConversionError
 
     options = {}
@@ -16,7 +15,7 @@ def _parse_options(items: List[str]) -> Dict[str, object]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConversionError(f"--option wants key=value, got {item!r}")
-        options[key] = yaml.safe_load(value)  # numbers, booleans and lists as in config overrides
+        options[key] = load_yaml(value)  # numbers, booleans and lists as in config overrides
     return options
 
 
@@ -35,17 +34,17 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="convert_weights",
         description="Convert official PyTorch (.pt/.pth/.pth.tar) or TensorFlow checkpoints to Paddle "
-                    ".pdparams ({role: state_dict}). Needs neither torch nor tensorflow; torch files are "
+                    "safetensors weights ({role: state_dict} as role.key tensors). Needs neither torch nor tensorflow; torch files are "
                     "read with a restricted unpickler that refuses anything but tensors and plain containers.",
         epilog="examples (names from --list):\n"
-               "  convert_weights NAME --src latest_net_G.pth --dst weights/NAME.pdparams\n"
-               "  convert_weights NAME --src release_places2_256/ --dst weights/NAME.pdparams   (TensorFlow folder)",
+               "  convert_weights NAME --src latest_net_G.pth --dst weights/NAME.safetensors\n"
+               "  convert_weights NAME --src release_places2_256/ --dst weights/NAME.safetensors   (TensorFlow folder)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", nargs="?", metavar="MODEL_NAME", help="registered converter (see --list)")
     p.add_argument("--src", action="append", default=[], metavar="FILE",
                    help="source checkpoint; repeat for methods with several files. A TensorFlow checkpoint is "
                         "given by its prefix, its .index file or its folder")
-    p.add_argument("--dst", metavar="FILE.pdparams", help="where to write the Paddle weights")
+    p.add_argument("--dst", metavar="FILE.safetensors", help="where to write the Paddle weights (safetensors)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="converter option, value parsed as YAML (repeatable)")
     p.add_argument("--list", action="store_true", help="list the registered converters and exit")

@@ -24,7 +24,7 @@ def _quickstart(args: argparse.Namespace) -> int:
 
     cfg = Config(args.config, args.opts)
     out = args.output or os.path.join("output", "quickstart", os.path.basename(os.path.dirname(os.path.abspath(args.config))))
-    trainer = Trainer(cfg, output_dir=out)
+    trainer = Trainer(cfg, output_dir=out, overwrite=True)  # the demo owns its folder: a rerun starts over
     trainer.train()
     weights = out  # the run folder: eval and predict take its best checkpoint, else the latest, and say which
     common = ["-c", args.config] + (["-o", *args.opts] if args.opts else [])

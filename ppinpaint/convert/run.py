@@ -1,19 +1,19 @@
-"""Checkpoints of the official code -> ``.pdparams`` (the library behind ``ppinpaint convert``).
+"""Checkpoints of the official code -> ``.safetensors`` (the library behind ``ppinpaint convert``).
 
 Each source is read without torch or tensorflow (:mod:`.torch_pickle`, :mod:`.tf_checkpoint`),
 unwrapped to a flat state dict, handed to the converter registered in ``CONVERTERS``, and the
-resulting ``{role: {paddle_key: ndarray}}`` is written atomically with ``paddle.save``.
+resulting ``{role: {paddle_key: ndarray}}`` is written atomically as safetensors (``role.key`` tensor
+names, :func:`ppinpaint.utils.weight_files.save_weights`), whatever the extension of ``dst``.
 """
 import inspect
 import os
 import re
-import tempfile
 from typing import Dict, List, Optional
 
 import numpy as np
-import paddle
 
 from ..registry import CONVERTERS
+from ..utils.weight_files import save_weights
 from .common import ConversionError, State, unwrap_state
 from .tf_checkpoint import latest_checkpoint, read_tf_checkpoint
 from .torch_pickle import load_torch_file
@@ -79,22 +79,6 @@ def _check_options(name: str, fn, options: Dict[str, object]) -> None:
                               f"its options: {', '.join(accepted) or '(none)'}")
 
 
-def save_atomic(obj: object, dst: str) -> None:
-    """``paddle.save`` to a temporary file beside ``dst``, then rename: ``dst`` is never half written."""
-    folder = os.path.dirname(os.path.abspath(dst))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(dst) + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        paddle.save(obj, tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def convert_file(name: str, srcs: List[str], dst: str, **options) -> Dict[str, Dict[str, int]]:
     """Convert ``srcs`` with the converter ``name`` and write ``{role: state}`` to ``dst``.
 
@@ -108,7 +92,7 @@ def convert_file(name: str, srcs: List[str], dst: str, **options) -> Dict[str, D
     if not srcs:
         raise ConversionError("no source file given")
     result = _check_result(name, fn([load_source(path) for path in srcs], **options))
-    save_atomic(result, dst)
+    save_weights(dst, result)
     return {role: {"tensors": len(state), "parameters": int(sum(v.size for v in state.values()))}
             for role, state in result.items()}
 

@@ -18,6 +18,7 @@ Three container formats, as ``torch.load`` reads them:
 import argparse
 import collections
 import io
+import math
 import os
 import pickle
 import struct
@@ -27,15 +28,18 @@ from typing import Any, BinaryIO, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
+from ..utils.safe_pickle import (PickleFormatError, RestrictedUnpickler, UnsafePickleError, as_shape,
+                                 numpy_globals)
+
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch/serialization.py MAGIC_NUMBER
 LEGACY_PROTOCOL = 1001
 
 
-class CheckpointError(ValueError):
+class CheckpointError(PickleFormatError):
     """The file is not a readable PyTorch checkpoint; the message names the file."""
 
 
-class UnsafeCheckpointError(CheckpointError):
+class UnsafeCheckpointError(CheckpointError, UnsafePickleError):
     """The checkpoint asks for a global outside the allow-list (it could run code)."""
 
 
@@ -91,19 +95,30 @@ class Storage:
         self.dtype = dtype
         self.data = data
         self.lent = False  # its buffer already backs a returned array; later tensors get copies
+        self.root = self  # the storage whose bytes are in the file (views share their root's budget)
+        self.copied = 0  # bytes of tensors copied out of this root so far
 
     def view(self, offset: int, length: int) -> "Storage":
         """A storage view (legacy and tar formats); it aliases this buffer, so neither lends it out."""
         self.lent = True
         view = Storage(self.dtype, None if self.data is None else self.data[offset:offset + length])
         view.lent = True
+        view.root = self.root
         return view
 
+    def charge(self, nbytes: int) -> None:
+        """Count a copy of ``nbytes`` against the root's budget: the tensors made from a storage may
+        not cost more than :data:`COPY_BUDGET` times the bytes the file holds for it."""
+        root = self.root
+        root.copied += nbytes
+        if root.copied > COPY_BUDGET * max(root.data.nbytes, 1):
+            raise CheckpointError(f"the tensors viewing one storage of {root.data.nbytes} bytes would take "
+                                  f"{root.copied} bytes (overlapping or repeated views): refused")
 
-def _as_tuple_of_ints(value: Any, what: str) -> Tuple[int, ...]:
-    if not isinstance(value, (tuple, list)) or not all(isinstance(v, int) and v >= 0 for v in value):
-        raise CheckpointError(f"bad tensor {what}: {value!r}")
-    return tuple(value)
+
+# Views of one storage (a transposed copy, slices, the storage itself) are copied out as separate
+# arrays; real checkpoints stay well under twice the storage, a crafted one can ask for terabytes.
+COPY_BUDGET = 4
 
 
 def _tensor(storage: Storage, offset: int, size: Any, stride: Any, dtype: Optional[TorchDType] = None,
@@ -113,7 +128,7 @@ def _tensor(storage: Storage, offset: int, size: Any, stride: Any, dtype: Option
         raise CheckpointError(f"tensor rebuilt from {type(storage).__name__}, not a storage")
     if storage.data is None:  # first pass over a legacy file: only the layout is being read
         return None
-    size, stride = _as_tuple_of_ints(size, "size"), _as_tuple_of_ints(stride, "stride")
+    size, stride = as_shape(size, "size"), as_shape(stride, "stride")
     if len(size) != len(stride) or not isinstance(offset, int) or offset < 0:
         raise CheckpointError(f"bad tensor layout: offset {offset!r}, size {size}, stride {stride}")
     dtype = dtype or storage.dtype
@@ -135,6 +150,7 @@ def _tensor(storage: Storage, offset: int, size: Any, stride: Any, dtype: Option
         if last >= data.size:  # as_strided does not check bounds: a bad file must not read past the buffer
             raise CheckpointError(f"tensor of size {size}, stride {stride}, offset {offset} "
                                   f"runs past its storage of {data.size} elements")
+        storage.charge(math.prod(size) * data.dtype.itemsize)  # before allocating: stride 0 repeats elements
         view = np.lib.stride_tricks.as_strided(data[offset:], shape=size,
                                                strides=[s * data.dtype.itemsize for s in stride])
         out = np.array(view, dtype=data.dtype.newbyteorder("="), order="C")
@@ -175,51 +191,6 @@ def _rebuild_from_type_v2(func, new_type, args, state):
     return func(*args)
 
 
-def _encode(text: str, encoding: str = "latin1") -> bytes:
-    # How protocol-2 pickles store bytes: _codecs.encode(str, 'latin1').
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise UnsafeCheckpointError(f"refusing _codecs.encode with {encoding!r}")
-    return text.encode(encoding)
-
-
-class NumpyDType:
-    """Stand-in for ``numpy.dtype(...)`` inside a pickle; only plain numeric/bool dtypes."""
-
-    def __init__(self, name: str, align: bool = False, copy: bool = False) -> None:
-        dtype = np.dtype(name) if isinstance(name, str) and len(name) <= 4 else None
-        if dtype is None or dtype.kind not in "biufc":
-            raise UnsafeCheckpointError(f"refusing numpy dtype {name!r} (only numeric dtypes are read)")
-        self.dtype = dtype
-
-    def __setstate__(self, state: tuple) -> None:
-        if isinstance(state, tuple) and len(state) > 1 and state[1] in ("<", ">", "|", "="):
-            self.dtype = self.dtype.newbyteorder(state[1])
-
-
-def _numpy_scalar(dtype: NumpyDType, data: bytes = b"") -> np.generic:
-    if not isinstance(dtype, NumpyDType) or not isinstance(data, bytes) or len(data) != dtype.dtype.itemsize:
-        raise CheckpointError("bad numpy scalar in checkpoint")
-    return np.frombuffer(data, dtype=dtype.dtype)[0]
-
-
-class NumpyArray:
-    """Receives ``numpy.ndarray`` pickle state; ``value`` is the array."""
-
-    def __setstate__(self, state: tuple) -> None:
-        _, shape, dtype, fortran, raw = state
-        if not isinstance(dtype, NumpyDType) or not isinstance(raw, (bytes, bytearray)):
-            raise UnsafeCheckpointError("refusing a numpy array that is not plain numeric data")
-        shape = _as_tuple_of_ints(shape, "numpy shape")
-        self.value = np.frombuffer(raw, dtype=dtype.dtype, count=int(np.prod(shape))).reshape(
-            shape, order="F" if fortran else "C").copy()
-
-
-def _numpy_reconstruct(cls, shape, typecode):
-    if cls is not NumpyArray:
-        raise UnsafeCheckpointError(f"refusing numpy _reconstruct of {cls!r}")
-    return NumpyArray()
-
-
 _TENSOR_MARKER, _PARAMETER_MARKER = object(), object()
 _REBUILDERS = {
     "_rebuild_tensor": _rebuild_tensor, "_rebuild_tensor_v2": _rebuild_tensor_v2,
@@ -231,17 +202,15 @@ _REBUILDERS = {
 def _safe_globals() -> Dict[str, Any]:
     """``module.name`` -> what the unpickler gets instead of importing it."""
     table: Dict[str, Any] = {
-        "collections.OrderedDict": collections.OrderedDict,
-        "builtins.set": set, "builtins.frozenset": frozenset, "builtins.bytearray": bytearray,
-        "builtins.complex": complex, "builtins.slice": slice,
-        "_codecs.encode": _encode,
+        **numpy_globals(),
+        "builtins.set": set, "builtins.frozenset": frozenset, "builtins.complex": complex,
+        "builtins.slice": slice,
         "argparse.Namespace": argparse.Namespace,  # training scripts often save their args
         "torch.Size": tuple,
         "torch.device": lambda kind, index=None: kind if index is None else f"{kind}:{index}",
         "torch.Tensor": _TENSOR_MARKER, "torch._tensor.Tensor": _TENSOR_MARKER,
         "torch.nn.parameter.Parameter": _PARAMETER_MARKER,
         "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
-        "numpy.dtype": NumpyDType, "numpy.ndarray": NumpyArray,
     }
     for name, fn in _REBUILDERS.items():
         table[f"torch._utils.{name}"] = fn
@@ -252,9 +221,6 @@ def _safe_globals() -> Dict[str, Any]:
             table[f"{module}.{cls}"] = StorageType(TorchDType(dtype))
     for cls in _TENSOR_CLASSES:  # tar format: the tensor's original class, informational only
         table[f"torch.{cls}"] = table[f"torch.cuda.{cls}"] = _TENSOR_MARKER
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        table[f"{module}.scalar"] = _numpy_scalar
-        table[f"{module}._reconstruct"] = _numpy_reconstruct
     return table
 
 
@@ -278,67 +244,11 @@ def _refusal_reason(module: str, name: str) -> str:
             "load it once with torch and save its state_dict() instead")
 
 
-class _RestrictedUnpickler(pickle._Unpickler):
-    """An unpickler whose only globals are :data:`SAFE_GLOBALS` and whose storages come from ``load_storage``.
-
-    It is the pure-Python unpickler (the pickle part of a checkpoint is small; the tensor bytes
-    live outside it) because the BUILD opcode has to be restricted as well: it sets attributes on
-    whatever object is on the stack, and the objects of :data:`SAFE_GLOBALS` (classes, our
-    functions, dtype markers) are shared by every load in the process.
-    """
-
-    dispatch = dict(pickle._Unpickler.dispatch)
+class _RestrictedUnpickler(RestrictedUnpickler):
+    """The restricted unpickler with :data:`SAFE_GLOBALS`, whose storages come from ``load_storage``."""
 
     def __init__(self, file: BinaryIO, load_storage: Callable[[tuple], Any]) -> None:
-        super().__init__(file, encoding="utf-8")
-        self._load_storage = load_storage
-
-    def load_build(self) -> None:
-        """BUILD only on the instances that need it, and only with plain attribute dicts."""
-        state = self.stack.pop()
-        inst = self.stack[-1]
-        if isinstance(inst, (NumpyDType, NumpyArray)):
-            inst.__setstate__(state)
-        elif (type(inst) in (collections.OrderedDict, argparse.Namespace) and isinstance(state, dict)
-              and all(isinstance(k, str) and not k.startswith("__") for k in state)):
-            vars(inst).update(state)  # a state dict's _metadata, a Namespace's fields
-        else:
-            raise UnsafeCheckpointError(f"refusing to set the state of {type(inst).__name__} {inst!r:.60}")
-
-    dispatch[pickle.BUILD[0]] = load_build
-
-    def find_class(self, module: str, name: str) -> Any:
-        # Protocol-2 pickles (torch's default) spell builtins the Python 2 way.
-        key = f"{'builtins' if module == '__builtin__' else module}.{name}"
-        if key not in SAFE_GLOBALS:
-            raise UnsafeCheckpointError(f"refusing to load global {key!r}: {_refusal_reason(module, name)}")
-        return SAFE_GLOBALS[key]
-
-    def persistent_load(self, pid: Any) -> Any:
-        return self._load_storage(pid)
-
-    def load(self) -> Any:
-        return _unwrap_arrays(super().load())
-
-
-def _unwrap_arrays(obj: Any, seen: Optional[set] = None) -> Any:
-    """Replace :class:`NumpyArray` holders (numpy arrays pickled in the checkpoint) by their arrays."""
-    seen = set() if seen is None else seen
-    if isinstance(obj, NumpyArray):
-        return obj.value
-    if not isinstance(obj, (dict, list, tuple, argparse.Namespace)) or id(obj) in seen:
-        return obj
-    seen.add(id(obj))  # pickles may hold shared or self-referencing containers
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            obj[k] = _unwrap_arrays(v, seen)
-    elif isinstance(obj, list):
-        obj[:] = [_unwrap_arrays(v, seen) for v in obj]
-    elif isinstance(obj, argparse.Namespace):
-        vars(obj).update({k: _unwrap_arrays(v, seen) for k, v in vars(obj).items()})
-    else:
-        return tuple(_unwrap_arrays(v, seen) for v in obj)
-    return obj
+        super().__init__(file, SAFE_GLOBALS, _refusal_reason, load_storage)
 
 
 def _storage_pid(pid: Any) -> tuple:
@@ -371,7 +281,7 @@ def _read_zip(zf: zipfile.ZipFile) -> Any:
         if key not in cache:
             name = f"{prefix}data/{key}"
             with zf.open(name) as f:
-                raw = _read_buffer(f, zf.getinfo(name).file_size)
+                raw = _read_buffer(f, _member_size(zf, name))
             dtype = stype.dtype.raw.newbyteorder(_byteorder(order == "little"))
             if len(raw) < numel * dtype.itemsize:
                 raise CheckpointError(f"storage {key} holds {len(raw)} bytes, needs {numel * dtype.itemsize}")
@@ -379,7 +289,22 @@ def _read_zip(zf: zipfile.ZipFile) -> Any:
         return cache[key]
 
     with zf.open(pkl[0]) as f:
-        return _RestrictedUnpickler(io.BytesIO(f.read()), load_storage).load()
+        return _RestrictedUnpickler(io.BytesIO(_read_buffer(f, _member_size(zf, pkl[0]))), load_storage).load()
+
+
+def _member_size(zf: zipfile.ZipFile, name: str) -> int:
+    """A zip member's size, checked against the archive before anything that size is allocated."""
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise CheckpointError(f"zip checkpoint without member {name!r} (truncated?)") from None
+    archive = os.fstat(zf.fp.fileno()).st_size if hasattr(zf.fp, "fileno") else None
+    # torch writes storages uncompressed; a deflated member may expand at most ~1032x (zlib's limit).
+    limit = info.compress_size * (1 if info.compress_type == zipfile.ZIP_STORED else 1032)
+    if info.file_size > limit or (archive is not None and info.compress_size > archive):
+        raise CheckpointError(f"zip member {name} claims {info.file_size} bytes, more than the "
+                              f"{info.compress_size} bytes stored for it")
+    return info.file_size
 
 
 def _read_buffer(f: BinaryIO, size: int, chunk: int = 1 << 24) -> bytearray:
@@ -510,9 +435,9 @@ def load_torch_file(path: str) -> Any:
                 with tarfile.open(path, mode="r:") as tar:
                     return _read_tar(tar)
             return _read_legacy(f)
-    except UnsafeCheckpointError as e:
+    except UnsafePickleError as e:
         raise UnsafeCheckpointError(f"{path}: {e}") from None
-    except CheckpointError as e:
+    except PickleFormatError as e:
         raise CheckpointError(f"{path}: {e}") from None
     except OSError as e:  # also zipfile seeking to a corrupt offset
         raise CheckpointError(f"{path}: cannot read ({type(e).__name__}: {e})") from None

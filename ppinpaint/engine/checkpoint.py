@@ -1,26 +1,49 @@
-"""Atomic checkpoints: write to a temporary folder, then rename; keep-last-N and best-by-metric.
+"""Checkpoints without pickle, never lost: atomic saves, lineage-aware pruning, a crash-safe ``best``.
 
 Layout under ``<output>/checkpoints/``::
 
-    iter_0000500/  model.pdparams  optimizers.pdopt  trainer.pdstates
+    iter_0000500/  model.safetensors       {role.key: tensor} of every net
+                   optimizers.safetensors  {optimizer/key: tensor} (moments, beta powers, master weights)
+                   trainer.json            step, lineage, RNG states, schedulers, scalers, the optimizers'
+                                           non-tensor entries, the config digest
     latest         (text: the name of the newest complete checkpoint)
-    best/          (a complete checkpoint of the best evaluation so far) + best.json
+    best -> best_0000400/   (symlink to a complete checkpoint of the best evaluation) + best.json
 
-A rename is atomic on POSIX, so a process killed during a save leaves either the
-previous checkpoint set or the new one, never a half-written folder that ``latest``
-points to; leftover ``.tmp-*`` folders are removed by the next save.
+A checkpoint is written into a ``.tmp-*`` folder and renamed, so a process killed during a save
+leaves the previous set intact and ``latest`` only ever names a complete folder. ``best`` is
+switched by replacing the symlink (one atomic rename) after the new folder is complete, then the
+old folder is removed: a crash at any point leaves one complete best. Each run has a *lineage* id
+(kept when resuming from the lineage's latest checkpoint, new when branching from an older one);
+pruning removes only checkpoints of the current lineage older than the one just written.
+Checkpoints written by older ppinpaint versions (``model.pdparams``, ``optimizers.pdopt``,
+``trainer.pdstates``: pickle) are read through the restricted reader of
+:mod:`ppinpaint.utils.weight_files`.
 """
+import errno
 import glob
+import hashlib
 import json
 import os
 import shutil
-from typing import Any, Dict, Optional, Tuple
+import uuid
+from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
 import paddle
 
-MODEL_FILE = "model.pdparams"
-OPTIM_FILE = "optimizers.pdopt"
-STATE_FILE = "trainer.pdstates"
+from ..utils.weight_files import (WeightsFileError, load_tensors, nest, read_json, read_paddle_pickle,
+                                  read_state_file, save_tensors, save_weights, write_json)
+
+MODEL_FILE = "model.safetensors"
+OPTIM_FILE = "optimizers.safetensors"
+STATE_FILE = "trainer.json"
+LEGACY_FILES = ("model.pdparams", "optimizers.pdopt", "trainer.pdstates")
+LOCK_FILE = ".lock"
+TRAINER_KEYS = ("step", "world_size", "paddle_rng", "numpy_rng", "python_rng", "schedulers")
+
+
+class RunFolderError(RuntimeError):
+    """A run folder that cannot be used as asked (in use, or holding another run); names the folder."""
 
 
 def _write_text_atomic(path: str, text: str) -> None:
@@ -40,12 +63,165 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-class CheckpointManager:
-    """Saves and finds checkpoints of one run."""
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError as e:
+        return e.errno == errno.EPERM  # exists, owned by someone else
+    return True
 
-    def __init__(self, root: str, keep_last: int = 3) -> None:
+
+class RunLock:
+    """``<run>/.lock`` holding the writer's PID; a second writer is refused while that process lives."""
+
+    def __init__(self, folder: str) -> None:
+        self.path = os.path.join(folder, LOCK_FILE)
+        self.held = False
+
+    def acquire(self) -> None:
+        """Take the lock (replacing a lock whose process is gone) or raise :class:`RunFolderError`."""
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pid = self._owner()
+                if pid is not None and pid != os.getpid() and _pid_alive(pid):
+                    raise RunFolderError(
+                        f"{os.path.dirname(self.path)} is in use by another run (process {pid}, lock file "
+                        f"{self.path}); wait for it to finish or stop it, or write to another folder") from None
+                os.remove(self.path)  # stale: its process is gone (killed runs leave the file behind)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            self.held = True
+            return
+        raise RunFolderError(f"cannot take the lock {self.path}")
+
+    def _owner(self) -> Optional[int]:
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                return int(f.read().strip() or -1)
+        except (OSError, ValueError):
+            return None
+
+    def release(self) -> None:
+        """Remove the lock if this process holds it."""
+        if self.held and self._owner() == os.getpid():
+            os.remove(self.path)
+        self.held = False
+
+
+def prepare_run_folder(folder: str, resume: bool, overwrite: bool) -> None:
+    """Refuse a new run into a folder that holds another run's checkpoints or config, unless ``overwrite``
+    (then that run's checkpoints are removed; its logs are appended to)."""
+    if resume:
+        return
+    ckpts = os.path.join(folder, "checkpoints")
+    holds = [n for n in (os.listdir(ckpts) if os.path.isdir(ckpts) else []) if not n.startswith(".")]
+    if not holds and not os.path.isfile(os.path.join(folder, "config.yml")):
+        return
+    if not overwrite:
+        raise RunFolderError(f"{folder} already holds a run ({len(holds)} checkpoint entries, config.yml); "
+                             f"continue it with --resume {folder}, start over in it with --overwrite (its "
+                             "checkpoints are deleted), or choose another output folder")
+    shutil.rmtree(ckpts, ignore_errors=True)
+
+
+def config_digest(data: Dict[str, Any]) -> str:
+    """A short SHA-256 of a resolved config (recorded in checkpoints to spot a changed config on resume)."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ---- trainer state <-> JSON ----------------------------------------------------------------------
+def _encode_trainer(state: Dict[str, Any]) -> Dict[str, Any]:
+    out = dict(state)
+    out["paddle_rng"] = [list(s.__getstate__()) if hasattr(s, "__getstate__") and not isinstance(s, (list, tuple))
+                         else list(s) for s in state["paddle_rng"]]
+    name, keys, pos, has_gauss, gauss = state["numpy_rng"]
+    out["numpy_rng"] = [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(gauss)]
+    version, internal, gauss = state["python_rng"]
+    out["python_rng"] = [version, list(internal), gauss]
+    return out
+
+
+def _decode_trainer(state: Any, path: str) -> Dict[str, Any]:
+    """Validate a trainer state and turn its RNG states back into the objects Paddle, numpy and Python take."""
+    if not isinstance(state, dict):
+        raise WeightsFileError(f"{path}: trainer state is not a mapping")
+    missing = [k for k in TRAINER_KEYS if k not in state]
+    if missing:
+        raise WeightsFileError(f"{path}: trainer state lacks {', '.join(missing)} (empty or not a ppinpaint "
+                               "checkpoint)")
+    try:
+        generator = type(paddle.get_rng_state()[0])
+        rngs = []
+        for record in state["paddle_rng"]:
+            device, seed, offset, text = record
+            if not all(isinstance(v, int) for v in (device, seed, offset)) or not all(
+                    isinstance(b, int) and 0 <= b < 256 for b in text):
+                raise ValueError("bad Paddle RNG state")
+            rng = generator.__new__(generator)
+            rng.__setstate__((device, seed, offset, list(text)))
+            rngs.append(rng)
+        name, keys, pos, has_gauss, gauss = state["numpy_rng"]
+        numpy_rng = (str(name), np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(gauss))
+        version, internal, gauss = state["python_rng"]
+        python_rng = (int(version), tuple(int(v) for v in internal), gauss)
+        step = state["step"]
+        if not isinstance(step, int) or step < 0:
+            raise ValueError(f"bad step {step!r}")
+    except (TypeError, ValueError) as e:
+        raise WeightsFileError(f"{path}: corrupt trainer state ({e})") from None
+    return {**state, "paddle_rng": rngs, "numpy_rng": numpy_rng, "python_rng": python_rng}
+
+
+def _split_optimizers(states: Dict[str, Dict[str, Any]]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """``{opt: state}`` -> (``{opt/key: tensor}``, ``{opt: {key: JSON value}}``)."""
+    tensors: Dict[str, Any] = {}
+    extras: Dict[str, Any] = {}
+    for opt, state in states.items():
+        for key, value in state.items():
+            if key == "master_weights" and isinstance(value, dict):
+                tensors.update({f"{opt}/master_weights/{k}": v for k, v in value.items()})
+            elif hasattr(value, "numpy") or isinstance(value, np.ndarray):
+                tensors[f"{opt}/{key}"] = value
+            else:
+                extras.setdefault(opt, {})[key] = value
+    return tensors, extras
+
+
+def _join_optimizers(tensors: Dict[str, np.ndarray], extras: Dict[str, Any], path: str) -> Dict[str, Dict]:
+    out: Dict[str, Dict[str, Any]] = {opt: dict(values) for opt, values in extras.items()}
+    for name, value in tensors.items():
+        opt, sep, key = name.partition("/")
+        if not sep:
+            raise WeightsFileError(f"{path}: tensor name {name!r:.80} is not 'optimizer/key'")
+        state = out.setdefault(opt, {})
+        if key.startswith("master_weights/"):
+            state.setdefault("master_weights", {})[key[len("master_weights/"):]] = paddle.to_tensor(value)
+        else:
+            state[key] = paddle.to_tensor(value)
+    return out
+
+
+def _lineage_of(folder: str) -> Optional[Tuple[str, int]]:
+    """(lineage, step) of a checkpoint folder written by this version, or None."""
+    try:
+        with open(os.path.join(folder, STATE_FILE), encoding="utf-8") as f:
+            state = json.load(f)
+        return str(state["lineage"]), int(state["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class CheckpointManager:
+    """Saves and finds checkpoints of one run (of one lineage)."""
+
+    def __init__(self, root: str, keep_last: int = 3, lineage: Optional[str] = None) -> None:
         self.root = root
         self.keep_last = keep_last
+        self.lineage = lineage or uuid.uuid4().hex
 
     def _commit(self, name: str, model_state: Dict, optim_state: Dict, trainer_state: Dict) -> str:
         os.makedirs(self.root, exist_ok=True)
@@ -53,46 +229,66 @@ class CheckpointManager:
             shutil.rmtree(stale, ignore_errors=True)
         tmp = os.path.join(self.root, f".tmp-{name}-{os.getpid()}")
         os.makedirs(tmp)
-        paddle.save(model_state, os.path.join(tmp, MODEL_FILE))
-        paddle.save(optim_state, os.path.join(tmp, OPTIM_FILE))
-        paddle.save(trainer_state, os.path.join(tmp, STATE_FILE))
-        for fname in (MODEL_FILE, OPTIM_FILE, STATE_FILE):
-            with open(os.path.join(tmp, fname), "rb") as f:
-                os.fsync(f.fileno())
+        tensors, extras = _split_optimizers(optim_state)
+        save_weights(os.path.join(tmp, MODEL_FILE), model_state)
+        save_tensors(os.path.join(tmp, OPTIM_FILE), tensors)
+        write_json(os.path.join(tmp, STATE_FILE),
+                   {**_encode_trainer(trainer_state), "lineage": self.lineage, "optimizer_extras": extras})
         final = os.path.join(self.root, name)
-        if os.path.exists(final):
-            # Re-saving a name (e.g. best/): move the old one aside first; the swap window
-            # only ever exposes a complete folder or none under this name.
-            old = os.path.join(self.root, f".tmp-old-{name}-{os.getpid()}")
-            os.rename(final, old)
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
+        if os.path.isdir(final) and not os.path.islink(final):
+            # Re-saving a step of this lineage (its content is the same run's): replace it.
+            shutil.rmtree(final)
+        os.rename(tmp, final)
         _fsync_dir(self.root)
         return final
 
+    def _free_name(self, base: str) -> str:
+        """``base`` unless a checkpoint of another lineage holds it (a branch never replaces its parent's)."""
+        folder = os.path.join(self.root, base)
+        owner = _lineage_of(folder) if os.path.exists(folder) else None
+        if not os.path.exists(folder) or (owner and owner[0] == self.lineage):
+            return base
+        return f"{base}_{self.lineage[:8]}"
+
     def save(self, step: int, model_state: Dict, optim_state: Dict, trainer_state: Dict) -> str:
-        """Write ``iter_<step>`` atomically, point ``latest`` at it, prune old ones."""
-        name = f"iter_{step:07d}"
+        """Write ``iter_<step>`` atomically, point ``latest`` at it, prune older ones of this lineage."""
+        name = self._free_name(f"iter_{step:07d}")
         path = self._commit(name, model_state, optim_state, trainer_state)
         _write_text_atomic(os.path.join(self.root, "latest"), name)
-        self._prune()
+        self._prune(name, step)
         return path
 
     def save_best(self, step: int, metric: str, value: float, model_state: Dict, optim_state: Dict,
                   trainer_state: Dict) -> str:
-        """Write ``best/`` atomically with ``best.json`` naming the metric, value and step."""
-        path = self._commit("best", model_state, optim_state, trainer_state)
+        """Write a new best folder, switch the ``best`` symlink to it atomically, then drop the old one."""
+        link = os.path.join(self.root, "best")
+        previous = os.path.realpath(link) if os.path.islink(link) else None
+        name = self._free_name(f"best_{step:07d}")
+        path = self._commit(name, model_state, optim_state, trainer_state)
+        if os.path.isdir(link) and not os.path.islink(link):
+            os.rename(link, os.path.join(self.root, f"best_old_{uuid.uuid4().hex[:8]}"))  # an older layout's folder
+        tmp_link = os.path.join(self.root, f".tmp-link-{os.getpid()}")
+        os.symlink(name, tmp_link)
+        os.replace(tmp_link, link)
         _write_text_atomic(os.path.join(self.root, "best.json"),
-                           json.dumps({"metric": metric, "value": value, "step": step}))
+                           json.dumps({"metric": metric, "value": value, "step": step, "path": name}))
+        _fsync_dir(self.root)
+        if previous and previous != os.path.realpath(path) and os.path.isdir(previous):
+            shutil.rmtree(previous, ignore_errors=True)
         return path
 
-    def _prune(self) -> None:
+    def _prune(self, current: str, step: int) -> None:
         if self.keep_last <= 0:
             return
-        names = sorted(n for n in os.listdir(self.root) if n.startswith("iter_"))
-        for name in names[:-self.keep_last]:
+        older: List[Tuple[int, str]] = []
+        for name in os.listdir(self.root):
+            if not name.startswith("iter_") or name == current:
+                continue
+            owner = _lineage_of(os.path.join(self.root, name))
+            # Only this lineage's checkpoints older than the one just written; unknown folders stay.
+            if owner and owner[0] == self.lineage and owner[1] < step:
+                older.append((owner[1], name))
+        for _, name in sorted(older)[:max(len(older) - (self.keep_last - 1), 0)]:
             shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
 
     def latest(self) -> Optional[str]:
@@ -101,8 +297,28 @@ class CheckpointManager:
         if not os.path.isfile(pointer):
             return None
         with open(pointer, encoding="utf-8") as f:
-            path = os.path.join(self.root, f.read().strip())
-        return path if os.path.isdir(path) else None
+            name = f.read(256).strip()
+        path = os.path.join(self.root, name)
+        return path if name and "/" not in name and _is_checkpoint(path) else None
+
+
+def _has_model(folder: str) -> bool:
+    return any(os.path.isfile(os.path.join(folder, n)) for n in (MODEL_FILE, LEGACY_FILES[0]))
+
+
+def _is_checkpoint(folder: str) -> bool:
+    return (all(os.path.isfile(os.path.join(folder, n)) for n in (MODEL_FILE, OPTIM_FILE, STATE_FILE))
+            or all(os.path.isfile(os.path.join(folder, n)) for n in LEGACY_FILES))
+
+
+def continue_lineage(path: str) -> Optional[str]:
+    """The lineage a run resumed from ``path`` continues: the checkpoint's own when it is its
+    folder's ``latest``, else None (a branch from an older checkpoint starts a new lineage)."""
+    owner = _lineage_of(path)
+    latest = CheckpointManager(os.path.dirname(path)).latest()
+    if owner and latest and os.path.realpath(latest) == os.path.realpath(path):
+        return owner[0]
+    return None
 
 
 def _param_names(nets: Dict[str, paddle.nn.Layer]) -> Dict[str, str]:
@@ -144,23 +360,41 @@ def load_portable_optimizer_state(optimizer: paddle.optimizer.Optimizer, state: 
 def resolve_checkpoint(path: str) -> str:
     """A checkpoint folder from a checkpoint folder, a ``checkpoints/`` folder or a run folder."""
     for candidate in (path, os.path.join(path, "checkpoints")):
-        if os.path.isfile(os.path.join(candidate, MODEL_FILE)) and os.path.isfile(os.path.join(candidate, STATE_FILE)):
+        if _is_checkpoint(candidate):
             return candidate
         latest = CheckpointManager(candidate).latest()
         if latest:
             return latest
-    raise FileNotFoundError(f"no checkpoint found at {path} (expected a folder with {MODEL_FILE} and "
-                            f"{STATE_FILE}, or a run folder whose checkpoints/latest names one)")
+    raise FileNotFoundError(f"no checkpoint found at {path} (expected a folder with {MODEL_FILE}, {OPTIM_FILE} "
+                            f"and {STATE_FILE}, or a run folder whose checkpoints/latest names one)")
 
 
 def load_checkpoint(path: str) -> Dict[str, Any]:
-    """``{'model', 'optimizers', 'trainer'}`` states of the checkpoint at ``path``."""
+    """``{'path', 'model', 'optimizers', 'trainer'}`` of the checkpoint at ``path`` (tensors as Paddle tensors)."""
     path = resolve_checkpoint(path)
+    if os.path.isfile(os.path.join(path, MODEL_FILE)):
+        model = nest(load_tensors(os.path.join(path, MODEL_FILE)), os.path.join(path, MODEL_FILE))
+        state_path = os.path.join(path, STATE_FILE)
+        trainer = read_json(state_path, "trainer state")
+        optimizers = _join_optimizers(load_tensors(os.path.join(path, OPTIM_FILE)),
+                                      trainer.get("optimizer_extras") or {}, os.path.join(path, OPTIM_FILE))
+    else:  # written by an older version: pickle files, read without pickle's code paths
+        model = read_state_file(os.path.join(path, LEGACY_FILES[0]))
+        state_path = os.path.join(path, LEGACY_FILES[2])
+        trainer = read_paddle_pickle(state_path)
+        optimizers = read_paddle_pickle(os.path.join(path, LEGACY_FILES[1]))
+        if not isinstance(optimizers, dict):
+            raise WeightsFileError(f"{os.path.join(path, LEGACY_FILES[1])} does not hold optimizer states")
+        optimizers = {opt: {k: {n: paddle.to_tensor(a) for n, a in v.items()} if isinstance(v, dict) and k ==
+                            "master_weights" else paddle.to_tensor(v) if isinstance(v, np.ndarray) else v
+                            for k, v in state.items()} for opt, state in optimizers.items()}
+    if not all(isinstance(sd, dict) for sd in model.values()):
+        raise WeightsFileError(f"{path}: the model state is not {{role: state_dict}}")
     return {
         "path": path,
-        "model": paddle.load(os.path.join(path, MODEL_FILE)),
-        "optimizers": paddle.load(os.path.join(path, OPTIM_FILE)),
-        "trainer": paddle.load(os.path.join(path, STATE_FILE), return_numpy=True),
+        "model": {role: {k: paddle.to_tensor(v) for k, v in sd.items()} for role, sd in model.items()},
+        "optimizers": optimizers,
+        "trainer": _decode_trainer(trainer, state_path),
     }
 
 
@@ -174,7 +408,7 @@ def resolve_weights(path: str) -> Tuple[str, Optional[str], str]:
         return path, None, path
     if not os.path.isdir(path):
         raise FileNotFoundError(f"weights not found: {path}")
-    if os.path.isfile(os.path.join(path, MODEL_FILE)):
+    if _has_model(path):
         parent = os.path.dirname(os.path.abspath(path))
         run = os.path.dirname(parent) if os.path.basename(parent) == "checkpoints" else None
         chosen, note = path, "checkpoint folder"
@@ -182,7 +416,7 @@ def resolve_weights(path: str) -> Tuple[str, Optional[str], str]:
         root = os.path.join(path, "checkpoints") if os.path.isdir(os.path.join(path, "checkpoints")) else path
         run = os.path.dirname(os.path.abspath(root))
         best, latest = os.path.join(root, "best"), CheckpointManager(root).latest()
-        if os.path.isfile(os.path.join(best, MODEL_FILE)):
+        if _has_model(best):
             chosen, note = best, "the run's best checkpoint"
             if os.path.isfile(os.path.join(root, "best.json")):
                 with open(os.path.join(root, "best.json"), encoding="utf-8") as f:

@@ -16,8 +16,8 @@ from ..builder import build
 from ..config import Config, ConfigError
 from ..registry import DATASETS
 from . import distributed
-from .checkpoint import (CheckpointManager, load_checkpoint, load_portable_optimizer_state,
-                         portable_optimizer_state)
+from .checkpoint import (CheckpointManager, RunLock, config_digest, continue_lineage, load_checkpoint,
+                         load_portable_optimizer_state, portable_optimizer_state, prepare_run_folder)
 from .evaluator import evaluate, metrics_from_config
 from .logger import RunLogger, format_duration, format_number
 from .optim import build_optimizers
@@ -59,7 +59,8 @@ def resolve_amp(setting) -> Optional[str]:
 class Trainer:
     """Builds model, optimizers, data, logger and checkpoints from a config, then runs ``train()``."""
 
-    def __init__(self, cfg: Config, output_dir: Optional[str] = None, resume: Optional[str] = None) -> None:
+    def __init__(self, cfg: Config, output_dir: Optional[str] = None, resume: Optional[str] = None,
+                 overwrite: bool = False) -> None:
         self.cfg = cfg
         self.train_cfg = cfg.section("train")
         self.eval_cfg = cfg.section("eval")
@@ -69,8 +70,9 @@ class Trainer:
         self._seed_everything(seed)
 
         state = load_checkpoint(resume) if resume else None
+        run_of_state = os.path.dirname(os.path.dirname(state["path"])) if state else None
         if output_dir is None:
-            output_dir = (os.path.dirname(os.path.dirname(state["path"])) if state else self.train_cfg["output_dir"])
+            output_dir = run_of_state or self.train_cfg["output_dir"]
         self.output_dir = output_dir
 
         self.model = build_model(cfg)
@@ -89,13 +91,20 @@ class Trainer:
         self.best_name, self.best_mode = parse_best_metric(self.train_cfg["best_metric"])
         self.best_value: Optional[float] = None
 
-        # The run folder appears only once everything in the config has been built.
+        # The run folder appears only once everything in the config has been built, and only for
+        # this run: another run's folder is refused (or, with overwrite, its checkpoints removed).
+        self.lock = RunLock(output_dir)
+        if self.rank == 0:
+            same_run = bool(run_of_state) and os.path.realpath(run_of_state) == os.path.realpath(output_dir)
+            prepare_run_folder(output_dir, resume=same_run, overwrite=overwrite)
+            self.lock.acquire()
         self.logger = RunLogger(output_dir, enabled=self.rank == 0)
         self._log_header()
         if self.train_cfg["amp"] and amp is None:
             self.logger.info("train.amp is set, but Paddle applies AMP only on GPU/XPU: training in float32 on CPU")
 
-        self.checkpoints = CheckpointManager(os.path.join(output_dir, "checkpoints"), self.train_cfg["keep_last"])
+        self.checkpoints = CheckpointManager(os.path.join(output_dir, "checkpoints"), self.train_cfg["keep_last"],
+                                             lineage=continue_lineage(state["path"]) if state else None)
         self.start_step = 0
         if state:
             self._restore(state)
@@ -141,6 +150,7 @@ class Trainer:
             "python_rng": random.getstate(),
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "scalers": {k: s.state_dict() for k, s in self.model.scalers.items()},
+            "config_digest": config_digest(self.cfg.data),
         }
 
     def _restore(self, state: Dict) -> None:
@@ -162,7 +172,9 @@ class Trainer:
         np.random.set_state(t["numpy_rng"])
         random.setstate(t["python_rng"])
         self.start_step = int(t["step"])
-        self.best_value = t["best_value"]
+        self.best_value = t.get("best_value")
+        if t.get("config_digest") not in (None, config_digest(self.cfg.data)):
+            self.logger.info("the config differs from the one the checkpoint was trained with")
         self.logger.info(f"resumed from {state['path']} at iteration {self.start_step}")
 
     def _optimizer_states(self) -> Dict:
@@ -181,6 +193,12 @@ class Trainer:
     # ---- loop ----------------------------------------------------------------------
     def train(self) -> Dict[str, float]:
         """Run from the current iteration to ``train.iters``; returns the last evaluation (or losses)."""
+        try:
+            return self._loop()
+        finally:
+            self.lock.release()
+
+    def _loop(self) -> Dict[str, float]:
         tc = self.train_cfg
         total = int(tc["iters"])
         sampler = TrainBatchSampler(len(self.train_dataset), int(tc["batch_size"]), int(tc["seed"]),

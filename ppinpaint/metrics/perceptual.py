@@ -1,6 +1,6 @@
 """FID and LPIPS: metrics computed by pretrained networks whose weights the user supplies locally.
 
-ppinpaint never downloads them. ``weights`` is either a ``.pdparams`` written by
+ppinpaint never downloads them. ``weights`` is either a ``.safetensors`` (or older ``.pdparams``) written by
 ``tools/convert_weights.py fid_inception|lpips`` or the original PyTorch file(s), converted in
 memory by the same converter (read with the restricted unpickler, never full pickle):
 
@@ -22,6 +22,7 @@ import paddle
 from scipy import linalg
 
 from ..registry import CONVERTERS, METRICS
+from ..utils.weight_files import WeightsFileError, read_state_file
 from .inception import FIDInceptionV3, state_for_dims
 from .lpips_net import LPIPSNet, backbone_of
 from .means import subset_means
@@ -53,9 +54,12 @@ def load_metric_state(weights: Weights, role: str, metric: str) -> Dict[str, np.
     for path in paths:
         if not os.path.isfile(path):
             raise MetricWeightsError(f"{metric} weights not found: {path}. Get {HOW_TO_GET[role]}")
-    if len(paths) == 1 and paths[0].endswith(".pdparams"):
-        state = paddle.load(paths[0])
-        if not isinstance(state, dict) or role not in state:
+    if len(paths) == 1 and paths[0].endswith((".safetensors", ".pdparams")):
+        try:
+            state = read_state_file(paths[0])  # no pickle code runs, whatever the file holds
+        except WeightsFileError as e:
+            raise MetricWeightsError(f"{metric} weights: {e}") from None
+        if role not in state:
             raise MetricWeightsError(f"{paths[0]} holds no {role!r} weights (found: {sorted(state)[:4]}); "
                                      f"convert with `tools/convert_weights.py {role}`")
         return {k: np.asarray(v) for k, v in state[role].items()}

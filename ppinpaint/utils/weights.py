@@ -6,9 +6,22 @@ import paddle
 from paddle import nn
 
 
+def _as_dtype_of(value: object, param: paddle.Tensor, key: str, role: str) -> object:
+    """A float array of another precision (float64, float16 …) cast to the parameter's; other kinds refused."""
+    if not isinstance(value, np.ndarray):
+        return value
+    want = np.dtype(paddle.base.data_feeder.convert_dtype(param.dtype))
+    if value.dtype == want:
+        return value
+    if value.dtype.kind == "f" and want.kind == "f":
+        return value.astype(want)
+    raise ValueError(f"weights for the {role}: {key} is {value.dtype}, the net expects {want}")
+
+
 def load_net_state(net: nn.Layer, state: Dict[str, object], role: str = "net") -> None:
     """Load ``state`` into ``net``: missing, unexpected and wrongly-shaped keys are one error."""
     own = net.state_dict()
+    state = {k: _as_dtype_of(v, own[k], k, role) if k in own else v for k, v in state.items()}
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     wrong = [f"{k}: file {tuple(np.shape(state[k]))} vs net {tuple(own[k].shape)}"

@@ -89,12 +89,14 @@ def test_failed_write_keeps_the_old_file(tmp_path, capsys, monkeypatch):
     dst = tmp_path / "tiny.pdparams"
     dst.write_bytes(b"old weights")
 
-    def broken_save(obj, path):
+    def broken_save(tensors, path, metadata=None):
         with open(path, "wb") as f:
             f.write(b"half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(run.paddle, "save", broken_save)
+    import safetensors.numpy
+
+    monkeypatch.setattr(safetensors.numpy, "save_file", broken_save)
     code, _, err = run_main(capsys, "test_tiny", "--src", TINY, "--dst", str(dst))
     assert code == 2 and "disk full" in err
     assert dst.read_bytes() == b"old weights"

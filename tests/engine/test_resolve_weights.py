@@ -40,7 +40,7 @@ def test_run_folder_and_checkpoints_folder_give_best_with_the_run_config(run):
 def test_checkpoint_folder_and_file_are_taken_as_they_are(run):
     weights, config, note = resolve_weights(str(run / "checkpoints" / "iter_0000004"))
     assert weights == str(run / "checkpoints" / "iter_0000004") and config == str(run / "config.yml")
-    file = run / "checkpoints" / "iter_0000004" / "model.pdparams"
+    file = run / "checkpoints" / "iter_0000004" / "model.safetensors"
     assert resolve_weights(str(file)) == (str(file), None, str(file))
 
 
@@ -71,6 +71,6 @@ def test_predict_without_config_uses_the_runs(run, tmp_path, capsys):
     assert f"weights: {run / 'checkpoints' / 'best'} (the run's best checkpoint" in printed
     assert f"config: {run / 'config.yml'} (the run's own)" in printed
     assert read_image(str(tmp_path / "out" / "x.png")).shape == (16, 16, 3)
-    bare = str(run / "checkpoints" / "best" / "model.pdparams")
+    bare = str(run / "checkpoints" / "best" / "model.safetensors")
     assert predict_command.main(["--weights", bare] + args) == 2
     assert "give -c CONFIG: --weights" in capsys.readouterr().err

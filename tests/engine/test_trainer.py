@@ -91,29 +91,37 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert all(np.isfinite(v.numpy()).all() for v in state["model"]["generator"].values())
 
 
+def trainer_state(step):
+    """A complete trainer state as Trainer._trainer_state writes it."""
+    import random
+
+    return {"step": step, "best_value": None, "world_size": 1, "seed": 0, "paddle_rng": paddle.get_rng_state(),
+            "numpy_rng": np.random.get_state(), "python_rng": random.getstate(), "schedulers": {}, "scalers": {}}
+
+
 def test_interrupted_save_leaves_previous_checkpoint(tmp_path, monkeypatch):
     manager = CheckpointManager(str(tmp_path), keep_last=3)
     good = {"generator": {"w": paddle.ones([2])}}
-    manager.save(1, good, {}, {"step": 1})
-    real_save = paddle.save
+    manager.save(1, good, {}, trainer_state(1))
+    real_save = ckpt_mod.save_tensors
     calls = []
 
-    def dying_save(obj, path, *args, **kwargs):
+    def dying_save(path, tensors, *args, **kwargs):
         calls.append(path)
-        if len(calls) == 2:  # the model file is written, the process dies on the next file
+        if len(calls) == 1:  # the model file is written, the process dies on the next file
             with open(path, "wb") as f:
-                f.write(b"\x80partial")
+                f.write(b"\x08partial")
             raise KeyboardInterrupt("killed during save")
-        return real_save(obj, path, *args, **kwargs)
+        return real_save(path, tensors, *args, **kwargs)
 
-    monkeypatch.setattr(ckpt_mod.paddle, "save", dying_save)
+    monkeypatch.setattr(ckpt_mod, "save_tensors", dying_save)
     with pytest.raises(KeyboardInterrupt):
-        manager.save(2, {"generator": {"w": paddle.zeros([2])}}, {}, {"step": 2})
-    monkeypatch.setattr(ckpt_mod.paddle, "save", real_save)
+        manager.save(2, {"generator": {"w": paddle.zeros([2])}}, {}, trainer_state(2))
+    monkeypatch.setattr(ckpt_mod, "save_tensors", real_save)
     assert manager.latest().endswith("iter_0000001")
     state = load_checkpoint(str(tmp_path))
     np.testing.assert_array_equal(state["model"]["generator"]["w"].numpy(), [1, 1])
-    manager.save(3, good, {}, {"step": 3})  # the next save clears the half-written folder
+    manager.save(3, good, {}, trainer_state(3))  # the next save clears the half-written folder
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
 
 

@@ -12,6 +12,7 @@ import paddle
 from paddle import nn
 
 from ...registry import NETWORKS
+from ...utils.weight_files import read_state_file
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def _slice(start: int, plan: tuple, in_ch: int) -> nn.Sequential:
 
 @NETWORKS.register()
 class VGG16Features(nn.Layer):
-    """VGG16 slices; ``weights``: a .pdparams of this layer's keys (``slice1.0.weight`` …), bare or
+    """VGG16 slices; ``weights``: a .safetensors/.pdparams of this layer's keys (``slice1.0.weight`` …), bare or
     under ``vgg16`` as the ``torchvision_vgg16`` converter writes it.
 
     ``pretrained=True`` takes Paddle's ImageNet VGG16, downloaded at the first forward (training).
@@ -51,7 +52,7 @@ class VGG16Features(nn.Layer):
             setattr(self, name, _slice(start, plan, in_ch))
             in_ch = [p for p in plan if p != "M"][-1]
         if weights:
-            state = paddle.load(weights)
+            state = read_state_file(weights)  # safetensors or a .pdparams through the restricted reader
             # What `convert_weights.py torchvision_vgg16` writes: {'vgg16': state}.
             state = state["vgg16"] if set(state) == {"vgg16"} else state
             self.set_state_dict(_checked(state, self.state_dict(), weights))
