@@ -1,6 +1,7 @@
 """YAML configs: ``_base_`` inheritance, ``-o key=value`` overrides, unknown-key errors."""
 import copy
 import os
+import re
 from typing import Any, Dict, Iterable, List, Optional
 
 import yaml
@@ -49,14 +50,54 @@ SCHEMA: Dict[str, Optional[Dict[str, Any]]] = {
         "strategy": "auto",
         "max_size": 1024,
         "margin": 64,
+        "max_image_pixels": 100_000_000,  # images (and masks) claiming more pixels in their header are refused
     },
 }
+
+# The integer keys of the fixed sections and their smallest allowed value; the others are free-form.
+INTEGER_KEYS: Dict[str, int] = {
+    "train.iters": 1, "train.batch_size": 1, "train.num_workers": 0, "train.seed": 0, "train.log_interval": 1,
+    "train.visual_interval": 0, "train.save_interval": 0, "train.eval_interval": 0, "train.keep_last": 0,
+    "train.nprocs": 1, "eval.batch_size": 1, "eval.num_workers": 0, "eval.max_samples": 1, "eval.save_images": 0,
+    "predict.max_size": 1, "predict.margin": 0, "predict.max_image_pixels": 1,
+}
+
+
+def check_integer(value: Any, key: str, minimum: int, where: str) -> int:
+    """``value`` as an int >= ``minimum`` (integral floats such as ``1e3`` and numeric strings accepted),
+    else one :class:`ConfigError` naming ``key`` and where it was set."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)
+    if isinstance(number, bool) or not isinstance(number, int) or number < minimum:
+        raise ConfigError(f"{key} must be an integer >= {minimum}, got {value!r:.60} (set in {where})")
+    return number
+
+
+class _Loader(yaml.SafeLoader):
+    """safe_load with YAML 1.2 floats: ``1e-4`` and ``5E3`` are numbers, not strings as in YAML 1.1."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def load_yaml(text: Any) -> Any:
+    """YAML text or stream -> Python values (safe types only, YAML 1.2 floats)."""
+    return yaml.load(text, Loader=_Loader)
 
 
 def _read_yaml(path: str) -> Dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            data = load_yaml(f)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except yaml.YAMLError as e:
@@ -118,8 +159,8 @@ def _load_with_bases(path: str, origins: Dict[str, str], seen: List[str]) -> Dic
     bases = data.pop("_base_", [])
     if isinstance(bases, str):
         bases = [bases]
-    if not isinstance(bases, list):
-        raise ConfigError(f"{path}: _base_ must be a path or a list of paths")
+    if not isinstance(bases, list) or not all(isinstance(b, str) and b for b in bases):
+        raise ConfigError(f"{path}: _base_ must be a path or a list of paths, got {bases!r:.80}")
     merged: Dict[str, Any] = {}
     for base in bases:
         base_path = os.path.join(os.path.dirname(path), base)
@@ -136,7 +177,7 @@ def parse_override(opt: str) -> Dict[str, Any]:
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override {opt!r} has an empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as e:
         raise ConfigError(f"override {opt!r}: the value is not valid YAML ({e})") from None
     for part in reversed(key.split(".")):
@@ -192,6 +233,9 @@ class Config:
                     raise ConfigError(
                         f"unknown key {section}.{key} (set in {self.origin(section + '.' + key)}); "
                         f"allowed: {', '.join(fixed)}")
+                dotted = f"{section}.{key}"
+                if dotted in INTEGER_KEYS and not (value[key] is None and fixed[key] is None):
+                    value[key] = check_integer(value[key], dotted, INTEGER_KEYS[dotted], self.origin(dotted))
         if "model" not in self.data:
             raise ConfigError(f"{self.path}: the config has no 'model' section")
 

@@ -148,9 +148,24 @@ def deploy_info(model, batch: Optional[int] = None, size: Optional[Sequence[int]
     }
 
 
+def check_export_shape(model, batch: Optional[int], size: Optional[Sequence[int]]) -> None:
+    """One clear error for a ``--batch``/``--size`` the model cannot be exported with."""
+    if batch is not None and batch < 1:
+        raise ExportError(f"--batch must be >= 1, got {batch}")
+    if size is None:
+        return
+    multiple, minimum = int(model.size_multiple), int(model.min_size)
+    bad = [n for n in size if n < max(minimum, 1) or n % multiple]
+    if bad:
+        ok = max(minimum, multiple)
+        raise ExportError(f"--size {size[0]} {size[1]}: {type(model).__name__} takes sides that are multiples of "
+                          f"{multiple} and at least {max(minimum, 1)} (e.g. --size {ok} {ok})")
+
+
 def export_model(model, output_dir: str, batch: Optional[int] = None, size: Optional[Sequence[int]] = None,
                  config: Optional[str] = None, weights: Optional[str] = None) -> Dict[str, str]:
     """Trace ``model.infer_graph`` and write ``model.json`` + ``model.pdiparams`` + ``deploy.yml``."""
+    check_export_shape(model, batch, size)
     model.eval()
     os.makedirs(output_dir, exist_ok=True)
     prefix = os.path.join(output_dir, MODEL_PREFIX)
@@ -174,8 +189,27 @@ def read_deploy(model_dir: str) -> Dict[str, object]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{model_dir} is not an export folder: no {DEPLOY_FILE} "
                                 f"(write one with tools/export.py)")
-    with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            info = yaml.safe_load(f.read(1 << 20))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ExportError(f"{path} is not valid YAML ({str(e).splitlines()[0]}); re-export with tools/export.py") from None
+    if not isinstance(info, dict):
+        raise ExportError(f"{path} is not a deploy.yml mapping; re-export with tools/export.py")
+    problems = [f"{key} must be an integer >= 1" for key in ("size_multiple",) if not _positive_int(info.get(key))]
+    problems += ["min_size must be an integer >= 0"] if not _positive_int(info.get("min_size"), 0) else []
+    problems += ["task must be 'inpainting' or 'harmonization'"] if info.get("task") not in (
+        "inpainting", "harmonization") else []
+    fixed = info.get("fixed_size")
+    if fixed is not None and not (isinstance(fixed, list) and len(fixed) == 2 and all(_positive_int(v) for v in fixed)):
+        problems.append("fixed_size must be null or [H, W]")
+    if problems:
+        raise ExportError(f"{path}: {'; '.join(problems)}; re-export with tools/export.py")
+    return info
+
+
+def _positive_int(value: object, minimum: int = 1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 def model_files(model_dir: str) -> Dict[str, str]:

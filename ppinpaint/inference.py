@@ -9,7 +9,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .export import ONNX_FILE, model_files, read_deploy
+from .export import ONNX_FILE, ExportError, model_files, read_deploy
 
 
 def _as_array(x) -> np.ndarray:
@@ -84,7 +84,12 @@ class PaddlePredictor(_ExportedPredictor):
             (config.enable_mkldnn if use_mkldnn else config.disable_mkldnn)()
         self.use_mkldnn = bool(use_mkldnn) and self.device == "cpu"
         config.disable_glog_info()
-        self.predictor = inference.create_predictor(config)
+        try:
+            self.predictor = inference.create_predictor(config)
+        except (RuntimeError, ValueError, OSError) as e:  # Paddle's parse errors of a damaged file
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ExportError(f"cannot load the exported model {files['program']} + {files['params']}: {reason} "
+                              "(damaged, or written by another Paddle version); re-export with tools/export.py") from None
         self.input_names = self.predictor.get_input_names()
         self.output_name = self.predictor.get_output_names()[0]
 
@@ -105,7 +110,8 @@ class OnnxPredictor(_ExportedPredictor):
         try:
             import onnxruntime
         except ImportError:
-            raise ImportError("onnxruntime is not installed: pip install 'ppinpaint[export]'") from None
+            raise ExportError("--backend onnx needs onnxruntime, which is not installed: "
+                              "pip install 'ppinpaint[export]' (or use --backend paddle)") from None
         path = os.path.join(model_dir, ONNX_FILE)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no {ONNX_FILE} in {model_dir} (export with --onnx)")
@@ -113,7 +119,10 @@ class OnnxPredictor(_ExportedPredictor):
         options.intra_op_num_threads = int(cpu_threads)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # its unused-initializer notes are noise
-        self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime's errors (InvalidProtobuf, Fail …) derive from Exception only
+            raise ExportError(f"cannot load {path}: {str(e).strip()[:300]} (damaged? re-export with --onnx)") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def _run(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -5,9 +5,11 @@
 pad to the network's size multiple (reflect), run, crop back, paste the known pixels back
 exactly, keep the input's size; an empty mask returns the input unchanged.
 """
+import collections
 import glob
 import os
-from typing import List, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import paddle
@@ -108,24 +110,73 @@ def pair_files(image: str, mask: str) -> List[Tuple[str, str]]:
     return pair_by_stem(images, mask, "mask", "image", strip=("_mask", "-mask"))
 
 
+@dataclass
+class PredictReport:
+    """What a folder run did: the results written and the inputs skipped, with the reason."""
+
+    output: str
+    written: List[str] = field(default_factory=list)
+    failed: List[Tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the console, plus one line per skipped input."""
+        lines = [f"wrote {len(self.written)} result(s) to {self.output}"
+                 + (f"; {len(self.failed)} input(s) failed" if self.failed else "")]
+        return "\n".join(lines + [f"  failed: {reason}" for _, reason in self.failed])
+
+    @property
+    def exit_code(self) -> int:
+        """0: all written; 1: some inputs failed; 2: every input failed."""
+        return 0 if not self.failed else 2 if not self.written else 1
+
+
+def output_names(images: Sequence[str]) -> Dict[str, str]:
+    """``<stem>`` per input image, or ``<stem>_<ext>`` for every input whose stem another input shares
+    (``a.jpg`` and ``a.png`` -> ``a_jpg``, ``a_png``), so no result replaces another."""
+    stems = collections.Counter(_stem(p) for p in images)
+    names = {}
+    for p in images:
+        stem, ext = os.path.splitext(os.path.basename(p))
+        names[p] = f"{stem}_{ext.lstrip('.').lower()}" if stems[stem] > 1 else stem
+    return names
+
+
+def _refuse_overwriting_inputs(pairs: List[Tuple[str, str]], targets: List[str]) -> None:
+    inputs = {os.path.realpath(p): p for pair in pairs for p in pair}
+    for target in targets:
+        if os.path.realpath(target) in inputs:
+            raise InputError(f"refusing to write {target}: it is the input file {inputs[os.path.realpath(target)]}; "
+                             "choose another --output folder")
+
+
 def predict_paths(model, image: str, mask: str, output: str, concat: bool = False,
-                  soft_mask: bool = False, **strategy) -> List[str]:
+                  soft_mask: bool = False, **strategy) -> PredictReport:
     """Run on one image+mask or on folders; writes ``<stem>.png`` (and ``<stem>_concat.png``).
 
-    ``strategy`` holds ``predict_array``'s large-image options (strategy, max_size, margin).
+    ``strategy`` holds ``predict_array``'s large-image options (strategy, max_size, margin). An
+    input that cannot be read or processed is reported in the result and skipped; no output ever
+    replaces an input file or another input's result.
     """
     from .data.io import read_image, read_mask
 
-    written = []
-    for img_path, mask_path in tqdm(pair_files(image, mask), desc="predict"):
-        result = predict_array(model, img_path, mask_path, soft_mask=soft_mask, **strategy)
-        stem = os.path.splitext(os.path.basename(img_path))[0]
-        path = os.path.join(output, stem + ".png")
+    pairs = pair_files(image, mask)
+    names = output_names([p for p, _ in pairs])
+    targets = [os.path.join(output, names[p] + suffix) for p, _ in pairs
+               for suffix in ((".png", "_concat.png") if concat else (".png",))]
+    _refuse_overwriting_inputs(pairs, targets)
+    report = PredictReport(output)
+    for img_path, mask_path in tqdm(pairs, desc="predict"):
+        try:
+            result = predict_array(model, img_path, mask_path, soft_mask=soft_mask, **strategy)
+        except (InputError, ValueError) as e:
+            report.failed.append((img_path, str(e)))
+            continue
+        path = os.path.join(output, names[img_path] + ".png")
         write_image(path, result)
-        written.append(path)
+        report.written.append(path)
         if concat:
             src, m = read_image(img_path), read_mask(mask_path, soft=soft_mask)
             shown = src if model.task == "harmonization" else show_hole(src, m[:, :, None])
-            write_image(os.path.join(output, stem + "_concat.png"),
+            write_image(os.path.join(output, names[img_path] + "_concat.png"),
                         titled_grid([[shown], [mask_tile(m)], [result]], ["input", "mask", "output"]))
-    return written
+    return report

@@ -42,8 +42,8 @@ def config_parser(prog: str, description: str, from_run: bool = False) -> argpar
     return parser
 
 
-WEIGHTS_HELP = (".pdparams weights, a checkpoint folder, or a training run: its folder or its checkpoints/ "
-                "(best/ if it has one, else the latest checkpoint)")
+WEIGHTS_HELP = (".safetensors (or .pdparams) weights, a checkpoint folder, or a training run: its folder or its "
+                "checkpoints/ (best/ if it has one, else the latest checkpoint)")
 
 
 def weights_arg(parser: argparse.ArgumentParser, required: bool = True, help: str = WEIGHTS_HELP) -> None:
@@ -124,5 +124,11 @@ def io_args(p: argparse.ArgumentParser) -> None:
 
 def strategy_options(args: argparse.Namespace, section: Dict[str, object]) -> Dict[str, object]:
     """strategy / max_size / margin from the command line, else from a ``predict`` config section."""
-    return {key: getattr(args, key) if getattr(args, key) is not None else section[key]
-            for key in ("strategy", "max_size", "margin")}
+    from ..config import INTEGER_KEYS, check_integer
+
+    options = {key: getattr(args, key) if getattr(args, key) is not None else section[key]
+               for key in ("strategy", "max_size", "margin")}
+    for key in ("max_size", "margin"):
+        options[key] = check_integer(options[key], f"--{key.replace('_', '-')}", INTEGER_KEYS[f"predict.{key}"],
+                                     "the command line or the predict section")
+    return options

@@ -14,10 +14,10 @@ def _infer(args: argparse.Namespace) -> int:
     if args.backend == "paddle":
         options.update(device=args.device, use_mkldnn=False if args.no_mkldnn else None)
     predictor = load_predictor(args.model_dir, args.backend, **options)
-    written = predict_paths(predictor, args.image, args.mask, args.output, concat=args.concat,
-                            soft_mask=args.soft_mask, **strategy_options(args, SCHEMA["predict"]))
-    print(f"wrote {len(written)} result(s) to {args.output}")
-    return 0
+    report = predict_paths(predictor, args.image, args.mask, args.output, concat=args.concat,
+                           soft_mask=args.soft_mask, **strategy_options(args, SCHEMA["predict"]))
+    print(report.summary())
+    return report.exit_code
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -6,15 +6,17 @@ from .common import config_parser, io_args, load_from_args, run_command, strateg
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from ..data.io import set_max_image_pixels
     from ..predict import predict_paths
 
     cfg, model = load_from_args(args)
     section = cfg.section("predict")
     soft = args.soft_mask or bool(section["soft_mask"])
-    written = predict_paths(model, args.image, args.mask, args.output, concat=args.concat, soft_mask=soft,
-                            **strategy_options(args, section))
-    print(f"wrote {len(written)} result(s) to {args.output}")
-    return 0
+    set_max_image_pixels(section["max_image_pixels"])
+    report = predict_paths(model, args.image, args.mask, args.output, concat=args.concat, soft_mask=soft,
+                           **strategy_options(args, section))
+    print(report.summary())
+    return report.exit_code
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -6,10 +6,10 @@ from typing import List, Optional
 from .common import config_parser, run_command
 
 
-def _spawn_worker(config, output: Optional[str], resume: Optional[str]) -> None:
+def _spawn_worker(config, output: Optional[str], resume: Optional[str], overwrite: bool) -> None:
     from ..engine.trainer import Trainer
 
-    Trainer(config, output_dir=output, resume=resume).train()
+    Trainer(config, output_dir=output, resume=resume, overwrite=overwrite).train()
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -24,10 +24,10 @@ def _train(args: argparse.Namespace) -> int:
 
         # gloo on CPU; NCCL when this Paddle build has CUDA and a GPU.
         backend = "nccl" if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "gloo"
-        paddle.distributed.spawn(_spawn_worker, args=(cfg, args.output, args.resume), nprocs=nprocs,
+        paddle.distributed.spawn(_spawn_worker, args=(cfg, args.output, args.resume, args.overwrite), nprocs=nprocs,
                                  backend=backend)
         return 0
-    trainer = Trainer(cfg, output_dir=args.output, resume=args.resume)
+    trainer = Trainer(cfg, output_dir=args.output, resume=args.resume, overwrite=args.overwrite)
     trainer.train()
     print(f"done: outputs in {trainer.output_dir} (VisualDL: visualdl --logdir {os.path.join(trainer.output_dir, 'vdl')})")
     return 0
@@ -39,6 +39,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--resume", metavar="CKPT_DIR",
                    help="continue a run: a checkpoint folder, or a run folder (uses checkpoints/latest)")
     p.add_argument("--output", metavar="DIR", help="run folder (default: train.output_dir, or the resumed run's)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in a folder that holds another run (its checkpoints are deleted); "
+                        "without it such a folder is refused")
     p.add_argument("--nprocs", type=int, default=0,
                    help="data-parallel processes to spawn on this machine (gloo on CPU, NCCL on GPU)")
     return run_command(_train, p.parse_args(argv))

@@ -5,8 +5,13 @@
 - Masks of any channel count (the first channel is used; RGB masks are usually grey anyway),
   scaled to [0, 1] by their dtype's range, then binarized at 0.5 with an explicit threshold
   (never ``round``: half-way rounding differs between libraries) unless ``soft=True``.
+- A file's EXIF orientation is applied (images and masks alike), so a mask drawn on the image as
+  a viewer shows it lines up with it.
+- A file whose header claims more than :func:`max_image_pixels` pixels is refused before it is
+  decoded (``predict.max_image_pixels``, or the ``PPINPAINT_MAX_IMAGE_PIXELS`` environment variable).
 - Unreadable files and image/mask size mismatches raise one :class:`InputError` naming the files.
 """
+import io
 import os
 import warnings
 from typing import Optional, Tuple, Union
@@ -15,6 +20,14 @@ import cv2
 import numpy as np
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
+_max_pixels = {"value": None}
+# EXIF orientation -> the numpy transform that shows the pixels upright (PIL's exif_transpose table).
+_ORIENT = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+    8: lambda a: np.rot90(a, 1),
+}
 
 
 class InputError(ValueError):
@@ -71,15 +84,64 @@ def to_mask(array: np.ndarray, soft: bool = False, what: str = "mask") -> np.nda
     return mask if soft else (mask >= 0.5).astype(np.float32)
 
 
+def set_max_image_pixels(pixels: Optional[int]) -> None:
+    """The largest width x height a file may claim (None: the environment variable or the default)."""
+    _max_pixels["value"] = None if pixels is None else int(pixels)
+
+
+def max_image_pixels() -> int:
+    """The current image-size cap in pixels."""
+    if _max_pixels["value"] is not None:
+        return _max_pixels["value"]
+    env = os.environ.get("PPINPAINT_MAX_IMAGE_PIXELS", "")
+    if env:
+        try:
+            return int(float(env))
+        except ValueError:
+            raise InputError(f"PPINPAINT_MAX_IMAGE_PIXELS={env!r} is not a number of pixels") from None
+    return DEFAULT_MAX_IMAGE_PIXELS
+
+
+def _header(data: bytes, path: str):
+    """(width, height, EXIF orientation) from the file's header, without decoding the pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's own bomb warning: our cap is checked below
+            limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                with Image.open(io.BytesIO(data)) as im:
+                    width, height = im.size
+                    orientation = im.getexif().get(0x0112, 1)
+            finally:
+                Image.MAX_IMAGE_PIXELS = limit
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, TypeError) as e:
+        raise InputError(f"cannot read {path}: not an image file or corrupt ({e})") from None
+    return width, height, orientation if orientation in _ORIENT else 1
+
+
 def _read(path: str) -> np.ndarray:
     if not os.path.isfile(path):
         raise InputError(f"file not found: {path}")
     data = np.fromfile(path, dtype=np.uint8)
-    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if not data.size:
+        raise InputError(f"cannot read {path}: empty file")
+    width, height, orientation = _header(data.tobytes(), path)
+    cap = max_image_pixels()
+    if width * height > cap:
+        raise InputError(f"{path} is {width}x{height} = {width * height:,} pixels, more than the limit of "
+                         f"{cap:,} (predict.max_image_pixels or PPINPAINT_MAX_IMAGE_PIXELS raise it)")
+    try:
+        array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as e:
+        raise InputError(f"cannot read {path}: {str(e).strip().splitlines()[-1]}") from None
     if array is None:
         raise InputError(f"cannot read {path}: not an image file or corrupt")
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    if orientation != 1:
+        array = np.ascontiguousarray(_ORIENT[orientation](array))
     return array
 
 
