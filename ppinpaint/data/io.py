@@ -113,7 +113,10 @@ def _header(data: bytes, path: str):
             try:
                 with Image.open(io.BytesIO(data)) as im:
                     width, height = im.size
-                    orientation = im.getexif().get(0x0112, 1)
+                    try:
+                        orientation = im.getexif().get(0x0112, 1)
+                    except (OSError, ValueError, SyntaxError, EOFError, TypeError, KeyError):
+                        orientation = 1  # damaged metadata: the decoder decides about the pixels
             finally:
                 Image.MAX_IMAGE_PIXELS = limit
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, TypeError) as e:
