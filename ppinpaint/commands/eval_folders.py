@@ -17,9 +17,9 @@ def _parser() -> argparse.ArgumentParser:
                "  eval_folders --pred results/ --iharmony4 data/iHarmony4 --protocol iharmony4   "
                "# the leaderboard's evaluation\n"
                "  eval_folders --pred results/ --gt gt/ --mask masks/ --task inpainting\n"
-               "  eval_folders --pred results/ --gt gt/ --fid-weights weights/fid_inception.pdparams "
-               "--lpips-weights weights/lpips_alex.pdparams\n"
-               "  eval_folders --gt real/ --fid-weights weights/fid_inception.pdparams --save-fid-stats real.npz",
+               "  eval_folders --pred results/ --gt gt/ --fid-weights weights/fid_inception.safetensors "
+               "--lpips-weights weights/lpips_alex.safetensors\n"
+               "  eval_folders --gt real/ --fid-weights weights/fid_inception.safetensors --save-fid-stats real.npz",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pred", metavar="DIR", help="result images")
     p.add_argument("--gt", metavar="DIR", help="ground-truth images (same stems as --pred)")
@@ -36,12 +36,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="which pixel metrics --mask enables (default: the --protocol's task, else inpainting)")
     protocol_args(p)
     p.add_argument("--fid-weights", nargs="+", metavar="FILE",
-                   help="converted fid_inception .pdparams, or pytorch-fid's pt_inception-*.pth")
+                   help="converted fid_inception .safetensors, or pytorch-fid's pt_inception-*.pth")
     p.add_argument("--fid-dims", type=int, default=2048, choices=(64, 192, 768, 2048))
     p.add_argument("--fid-stats", metavar="NPZ", help="reference statistics to compare with instead of --gt")
     p.add_argument("--save-fid-stats", metavar="NPZ", help="write the FID statistics of --gt and exit")
     p.add_argument("--lpips-weights", nargs="+", metavar="FILE",
-                   help="converted lpips .pdparams, or torchvision's backbone .pth and lpips' lin .pth")
+                   help="converted lpips .safetensors, or torchvision's backbone .pth and lpips' lin .pth")
     p.add_argument("--output", metavar="DIR", help="where metrics.json and metrics.csv go")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p

@@ -208,10 +208,9 @@ def _join_optimizers(tensors: Dict[str, np.ndarray], extras: Dict[str, Any], pat
 def _lineage_of(folder: str) -> Optional[Tuple[str, int]]:
     """(lineage, step) of a checkpoint folder written by this version, or None."""
     try:
-        with open(os.path.join(folder, STATE_FILE), encoding="utf-8") as f:
-            state = json.load(f)
+        state = read_json(os.path.join(folder, STATE_FILE), "trainer state")
         return str(state["lineage"]), int(state["step"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (WeightsFileError, KeyError, TypeError, ValueError):
         return None
 
 

@@ -34,10 +34,10 @@ Weights = Union[str, Sequence[str], None]
 HOW_TO_GET = {
     "fid_inception": "pytorch-fid's pt_inception-2015-12-05-6726825d.pth (its FID_WEIGHTS_URL), then "
                      "`python tools/convert_weights.py fid_inception --src pt_inception-2015-12-05-6726825d.pth "
-                     "--dst weights/fid_inception.pdparams`",
+                     "--dst weights/fid_inception.safetensors`",
     "lpips": "torchvision's alexnet-owt-7be5be79.pth and the lpips package's weights/v0.1/alex.pth, then "
              "`python tools/convert_weights.py lpips --src alexnet-owt-7be5be79.pth --src alex.pth "
-             "--dst weights/lpips_alex.pdparams`",
+             "--dst weights/lpips_alex.safetensors`",
 }
 
 
@@ -46,7 +46,7 @@ class MetricWeightsError(FileNotFoundError):
 
 
 def load_metric_state(weights: Weights, role: str, metric: str) -> Dict[str, np.ndarray]:
-    """The ``role`` state from a converted ``.pdparams`` or from the original file(s), converted in memory."""
+    """The ``role`` state from a converted ``.safetensors``/``.pdparams`` or from the original file(s), converted in memory."""
     if not weights:
         raise MetricWeightsError(f"{metric} needs its network weights as a local file (the metric's 'weights' "
                                  f"key); ppinpaint never downloads them. Get {HOW_TO_GET[role]}")
