@@ -141,7 +141,12 @@ def output_names(images: Sequence[str]) -> Dict[str, str]:
     return names
 
 
-def _refuse_overwriting_inputs(pairs: List[Tuple[str, str]], targets: List[str]) -> None:
+def _check_targets(pairs: List[Tuple[str, str]], targets: List[str]) -> None:
+    """Refuse, before anything is written, an output that is an input file or is written twice."""
+    twice = [t for t, n in collections.Counter(os.path.realpath(t) for t in targets).items() if n > 1]
+    if twice:
+        raise InputError(f"two results would be written to {twice[0]} (an input named like another input's "
+                         "_concat result); rename it or drop --concat")
     inputs = {os.path.realpath(p): p for pair in pairs for p in pair}
     for target in targets:
         if os.path.realpath(target) in inputs:
@@ -163,7 +168,7 @@ def predict_paths(model, image: str, mask: str, output: str, concat: bool = Fals
     names = output_names([p for p, _ in pairs])
     targets = [os.path.join(output, names[p] + suffix) for p, _ in pairs
                for suffix in ((".png", "_concat.png") if concat else (".png",))]
-    _refuse_overwriting_inputs(pairs, targets)
+    _check_targets(pairs, targets)
     report = PredictReport(output)
     for img_path, mask_path in tqdm(pairs, desc="predict"):
         try:

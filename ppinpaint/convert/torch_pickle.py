@@ -16,7 +16,6 @@ Three container formats, as ``torch.load`` reads them:
 * tar (torch < 0.4): members ``storages``, ``tensors`` and ``pickle``.
 """
 import argparse
-import collections
 import io
 import math
 import os
@@ -24,7 +23,7 @@ import pickle
 import struct
 import tarfile
 import zipfile
-from typing import Any, BinaryIO, Callable, Dict, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Optional
 
 import numpy as np
 

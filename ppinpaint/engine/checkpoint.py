@@ -136,8 +136,9 @@ def config_digest(data: Dict[str, Any]) -> str:
 # ---- trainer state <-> JSON ----------------------------------------------------------------------
 def _encode_trainer(state: Dict[str, Any]) -> Dict[str, Any]:
     out = dict(state)
-    out["paddle_rng"] = [list(s.__getstate__()) if hasattr(s, "__getstate__") and not isinstance(s, (list, tuple))
-                         else list(s) for s in state["paddle_rng"]]
+    # GeneratorState pickles as (device, seed, offset, [bytes of its text state]): JSON-ready lists.
+    out["paddle_rng"] = [list(s) if isinstance(s, (list, tuple)) else list(s.__getstate__())
+                         for s in state["paddle_rng"]]
     name, keys, pos, has_gauss, gauss = state["numpy_rng"]
     out["numpy_rng"] = [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(gauss)]
     version, internal, gauss = state["python_rng"]
@@ -272,7 +273,10 @@ class CheckpointManager:
         _write_text_atomic(os.path.join(self.root, "best.json"),
                            json.dumps({"metric": metric, "value": value, "step": step, "path": name}))
         _fsync_dir(self.root)
-        if previous and previous != os.path.realpath(path) and os.path.isdir(previous):
+        # Only a best folder of this checkpoints folder is removed (a copied run's link may point anywhere).
+        if (previous and previous != os.path.realpath(path) and os.path.isdir(previous)
+                and os.path.dirname(previous) == os.path.realpath(self.root)
+                and os.path.basename(previous).startswith("best_")):
             shutil.rmtree(previous, ignore_errors=True)
         return path
 
@@ -281,7 +285,7 @@ class CheckpointManager:
             return
         older: List[Tuple[int, str]] = []
         for name in os.listdir(self.root):
-            if not name.startswith("iter_") or name == current:
+            if not name.startswith("iter_") or name == current or os.path.islink(os.path.join(self.root, name)):
                 continue
             owner = _lineage_of(os.path.join(self.root, name))
             # Only this lineage's checkpoints older than the one just written; unknown folders stay.

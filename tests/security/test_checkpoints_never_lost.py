@@ -100,3 +100,16 @@ def test_latest_never_names_an_incomplete_checkpoint(tmp_path):
     assert manager.latest() is None
     with pytest.raises(FileNotFoundError, match="no checkpoint found"):
         load_checkpoint(str(tmp_path))
+
+
+def test_a_copied_run_whose_best_points_elsewhere_never_deletes_that_folder(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "photo.png").write_bytes(b"user data")
+    root = tmp_path / "run" / "checkpoints"
+    root.mkdir(parents=True)
+    os.symlink(str(precious), str(root / "best"))
+    manager = CheckpointManager(str(root), keep_last=2)
+    manager.save_best(2, "psnr", 20.0, {"generator": {"w": ckpt_mod.paddle.ones([2])}}, {}, trainer_state(2))
+    assert (precious / "photo.png").read_bytes() == b"user data"
+    assert load_checkpoint(str(root / "best"))["trainer"]["step"] == 2

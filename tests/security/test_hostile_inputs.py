@@ -203,3 +203,12 @@ def test_damaged_program_or_parameters_are_one_message(tmp_path):
         (bad / name).write_bytes(content)
         with pytest.raises(ExportError, match=rf"cannot load the exported model .*{name}.*re-export"):
             PaddlePredictor(str(bad), device="cpu")
+
+
+def test_a_result_written_twice_is_refused_before_writing(tmp_path, model):
+    write(tmp_path / "in" / "a.png", photo(1))
+    write(tmp_path / "in" / "a_concat.png", photo(2))  # its result would be a.png's side-by-side file
+    with pytest.raises(InputError, match=r"two results would be written to .*a_concat\.png"):
+        predict_paths(model, str(tmp_path / "in"), write(tmp_path / "m.png", hole()), str(tmp_path / "out"),
+                      concat=True)
+    assert not (tmp_path / "out").exists()
