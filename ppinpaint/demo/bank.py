@@ -54,7 +54,7 @@ def spec_from_arg(arg: str) -> ModelSpec:
     if os.path.isdir(arg) and os.path.isfile(os.path.join(arg, RUN_CONFIG)):
         return ModelSpec(os.path.join(arg, RUN_CONFIG), arg)
     raise ValueError(f"--weights {arg}: expected a training run folder (with {RUN_CONFIG}) or CONFIG=WEIGHTS "
-                     "(a config and its .pdparams / checkpoint folder)")
+                     "(a config and its .safetensors / checkpoint folder)")
 
 
 def read_model_list(path: str) -> List[ModelSpec]:
