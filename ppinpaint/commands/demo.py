@@ -30,7 +30,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                 "initialisation, so the demo always starts offline.")
     p.add_argument("--weights", nargs="+", action="extend", default=[], metavar="RUN_OR_CONFIG=WEIGHTS",
                    help="a training run folder (its config.yml and latest checkpoint), or CONFIG=WEIGHTS with "
-                        "converted .pdparams or a checkpoint folder; repeatable")
+                        "converted .safetensors (or .pdparams) or a checkpoint folder; repeatable")
     p.add_argument("--models", nargs="+", action="extend", default=[], metavar="LIST.yml",
                    help="a YAML list of {config, weights, name} entries (paths relative to the list)")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default %(default)s: this machine only)")
