@@ -4,7 +4,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-HEADER = 20            # title band height in pixels
+HEADER = 20            # title band height in pixels for tiles up to TITLE_WIDTH wide; wider tiles scale it
+TITLE_WIDTH = 320
 GAP = 2
 
 
@@ -17,14 +18,20 @@ def show_hole(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask >= 0.5, white, image).astype(image.dtype)
 
 
+def header_height(width: int) -> int:
+    """Height of the title band above tiles ``width`` pixels wide (readable when a full-size photo is shown)."""
+    return max(HEADER, HEADER * width // TITLE_WIDTH)
+
+
 def _title_band(title: str, width: int) -> np.ndarray:
-    band = np.full((HEADER, width, 3), 255, np.uint8)
-    font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1
+    height = header_height(width)
+    band = np.full((height, width, 3), 255, np.uint8)
+    font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, 0.45 * height / HEADER, max(1, height // HEADER)
     (tw, th), _ = cv2.getTextSize(title, font, scale, thickness)
     if tw > width - 2:  # narrow tiles: shrink the text rather than cut it
         scale *= (width - 2) / tw
         (tw, th), _ = cv2.getTextSize(title, font, scale, thickness)
-    org = (max(0, (width - tw) // 2), (HEADER + th) // 2)
+    org = (max(0, (width - tw) // 2), (height + th) // 2)
     cv2.putText(band, title, org, font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
     return band
 
@@ -39,16 +46,16 @@ def titled_grid(columns: Sequence[Sequence[np.ndarray]], titles: Sequence[str], 
     if len(titles) != len(columns):
         raise ValueError(f"{len(columns)} columns but {len(titles)} titles")
     h, w = columns[0][0].shape[:2]
-    rows = min(len(c) for c in columns)
-    out = np.full((HEADER + rows * (h + gap), len(columns) * w + (len(columns) - 1) * gap, 3), 255, np.uint8)
+    rows, top = min(len(c) for c in columns), header_height(w)
+    out = np.full((top + rows * (h + gap), len(columns) * w + (len(columns) - 1) * gap, 3), 255, np.uint8)
     for c, (column, title) in enumerate(zip(columns, titles)):
         x = c * (w + gap)
-        out[:HEADER, x:x + w] = _title_band(title, w)
+        out[:top, x:x + w] = _title_band(title, w)
         for r in range(rows):
             tile = column[r]
             if tile.shape[:2] != (h, w):
                 tile = cv2.resize(tile, (w, h), interpolation=cv2.INTER_NEAREST)
-            y = HEADER + gap + r * (h + gap)
+            y = top + gap + r * (h + gap)
             out[y:y + h, x:x + w] = tile
     return out
 

@@ -3,7 +3,7 @@ import paddle
 import pytest
 
 from ppinpaint.engine.logger import make_grid
-from ppinpaint.utils.grid import GAP, HEADER, show_hole, titled_grid
+from ppinpaint.utils.grid import GAP, HEADER, header_height, show_hole, titled_grid
 
 
 def test_titled_grid_layout_titles_and_resize():
@@ -40,3 +40,10 @@ def test_training_grid_draws_the_hole_white_only_for_inpainting():
     top = HEADER + GAP
     assert (inpaint[top + 4:top + 8, 4:8] == 255).all()
     assert (harmonize[top + 4:top + 8, 4:8] == 64).all()
+
+
+def test_wide_tiles_get_a_taller_title_band():
+    wide = np.zeros((10, 640, 3), np.uint8)
+    grid = titled_grid([[wide]], ["composite"])
+    assert header_height(640) == 2 * HEADER and grid.shape[0] == 2 * HEADER + GAP + 10
+    assert (grid[:2 * HEADER] < 128).any()
