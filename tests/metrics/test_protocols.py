@@ -233,3 +233,18 @@ def test_iharmony4_results_folder(tmp_path):
     os.remove(next(pred.iterdir()))
     with pytest.raises(InputError, match="no result in .* for 1 test composite"):
         evaluate_iharmony4(str(pred), str(root), [m], size=64, progress=False)
+
+
+def test_quickstart_composites_drift_as_the_docs_say():
+    """docs/metrics.md and the README quote these three numbers for the same 16 composites."""
+    from ppinpaint.data.quickstart import QuickstartHarmonization
+
+    data = QuickstartHarmonization(size=256, length=16)
+    items = [data[i] for i in range(len(data))]
+    psnr = {}
+    for protocol in ("iharmony4", "rainnet", "fmse"):
+        m = HarmonizationMetrics(protocol=protocol, baseline=False)
+        for item in items:
+            m.update(item["image"][None], item["target"][None], item["mask"][None], image=item["image"][None])
+        psnr[protocol] = round(m.result()["psnr"], 2)
+    assert psnr == {"iharmony4": 25.07, "rainnet": 25.23, "fmse": 24.97}
