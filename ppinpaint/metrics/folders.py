@@ -26,6 +26,11 @@ def _nchw(rgb: np.ndarray) -> np.ndarray:
     return (rgb.astype(np.float32) / np.float32(255.0)).transpose(2, 0, 1)[None]
 
 
+def _u8_nchw(rgb: np.ndarray) -> np.ndarray:
+    # Files stay 8-bit up to the metrics: the task metrics read their levels exactly.
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None])
+
+
 def _check_size(a: np.ndarray, b: np.ndarray, a_path: str, b_path: str) -> None:
     if a.shape != b.shape:
         raise InputError(f"{a_path} is {a.shape[1]}x{a.shape[0]} but {b_path} is "
@@ -63,8 +68,8 @@ def evaluate_folders(pred: str, gt: str, metrics: Sequence, mask: Optional[str] 
         if inputs:
             image = read_image(sources[gt_path])
             _check_size(image, tgt, sources[gt_path], gt_path)
-            image = _nchw(image)
-        update_all(metrics, _nchw(out), _nchw(tgt), hole[None, None], image=image,
+            image = _u8_nchw(image)
+        update_all(metrics, _u8_nchw(out), _u8_nchw(tgt), hole[None, None], image=image,
                    names=[os.path.basename(gt_path)])
     return _results(metrics, len(pairs))
 
@@ -94,11 +99,11 @@ def evaluate_iharmony4(pred: str, root: str, metrics: Sequence, subsets: Optiona
         if size:
             image, target, hole = item["image"][None], item["target"][None], item["mask"][None]
         else:
-            image, target, hole = _nchw(item["image"]), _nchw(item["target"]), item["mask"][None, None]
+            image, target, hole = _u8_nchw(item["image"]), _u8_nchw(item["target"]), item["mask"][None, None]
         if out.shape[:2] != target.shape[2:]:
             raise InputError(f"{path} is {out.shape[1]}x{out.shape[0]}; the protocol compares at "
                              f"{target.shape[3]}x{target.shape[2]} (--size {size})")
-        update_all(metrics, _nchw(out), target, hole, subsets=[subset], image=image, names=[name])
+        update_all(metrics, _u8_nchw(out), target, hole, subsets=[subset], image=image, names=[name])
     return _results(metrics, len(dataset))
 
 

@@ -5,11 +5,12 @@ averaged over images (``means.group_means``). Each protocol follows an official 
 line by line, not the paper's prose; ``docs/metrics.md`` lists where code and paper disagree.
 
 Images come in as HxWx3 float in [0, 1] (a model's output) or uint8 (files), the mask as HxW in
-[0, 1] (1 = foreground / hole). ``levels`` is the one place where floats become 0-255 levels:
-the official harmonization scripts cast with ``astype(np.uint8)`` (truncation, pix2pix's
-``tensor2im``), so do we; a value within 3e-5 of a level counts as that level (an 8-bit value
-divided by 255 in float32 is off by at most 1.5e-5), so images that were 8-bit (ground truths,
-saved results) keep their values instead of dropping a level half of the time.
+[0, 1] (1 = foreground / hole). Ground truths and composites are 8-bit images as a loader read
+them (``eight_bit``); network outputs become levels the way the official scripts cast them,
+``astype(np.uint8)`` of a float32 product (truncation, pix2pix's ``tensor2im``: ``truncate``).
+DoveNet's and RainNet's loaders (``ToTensor`` then ``Normalize(0.5, 0.5)``) and ``tensor2im`` run
+in float32, and that round trip brings 63 of the 256 levels back one lower; those two protocols
+apply it (``PIX2PIX_ROUND_TRIP``) to every loaded image, as their scripts do.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, Tuple
@@ -19,7 +20,8 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 Row = Dict[str, float]
-Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], Row]
+# (output, target, mask, input, output is itself a loaded 8-bit image such as the composite baseline)
+Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool], Row]
 
 
 def psnr_from_mse(mse: float, peak: float = 1.0) -> float:
@@ -38,17 +40,33 @@ def ssim(a: np.ndarray, b: np.ndarray) -> Tuple[float, np.ndarray]:
     return float(value), full.mean(axis=2)
 
 
-def levels(x: np.ndarray, rule: str = "truncate") -> np.ndarray:
-    """0-255 levels (float64) of a [0,1] float image or a uint8 image: ``truncate`` | ``round`` | ``none``."""
+def eight_bit(x: np.ndarray) -> np.ndarray:
+    """The 0-255 levels (float64) of an 8-bit image, given as uint8 or divided by 255."""
     if x.dtype == np.uint8:
         return x.astype(np.float64)
-    q = np.clip(x.astype(np.float64), 0.0, 1.0) * 255.0
-    if rule == "none":
-        return q
-    nearest = np.floor(q + 0.5)
-    if rule == "round":
-        return nearest
-    return np.where(np.abs(q - nearest) < 3e-5, nearest, np.floor(q))
+    return np.floor(np.clip(x.astype(np.float64), 0.0, 1.0) * 255.0 + 0.5)
+
+
+def truncate(x: np.ndarray) -> np.ndarray:
+    """0-255 levels (float64) of a network output: ``(x * 255).astype(np.uint8)`` in float32; uint8 as is."""
+    if x.dtype == np.uint8:
+        return x.astype(np.float64)
+    return np.floor(np.clip(x, 0.0, 1.0).astype(np.float32) * np.float32(255.0)).astype(np.float64)
+
+
+def _pix2pix_round_trip() -> np.ndarray:
+    u = np.arange(256, dtype=np.float32)
+    t = (u / np.float32(255.0) - np.float32(0.5)) / np.float32(0.5)      # ToTensor, Normalize(0.5, 0.5)
+    return ((t + np.float32(1.0)) / np.float32(2.0) * np.float32(255.0)).astype(np.uint8).astype(np.float64)
+
+
+# Level u of a loaded image -> the level tensor2im gives back (u - 1 for 63 of the 256 levels).
+PIX2PIX_ROUND_TRIP = _pix2pix_round_trip()
+
+
+def pix2pix_loaded(x: np.ndarray) -> np.ndarray:
+    """An 8-bit image as DoveNet's / RainNet's loader + ``tensor2im`` hand it to the metric."""
+    return PIX2PIX_ROUND_TRIP[eight_bit(x).astype(np.int64)]
 
 
 def hard(mask: np.ndarray) -> np.ndarray:
@@ -69,8 +87,12 @@ def _fmse(o: np.ndarray, t: np.ndarray, m: np.ndarray) -> float:
     return float((((o - t) ** 2) * m[:, :, None]).sum() / (fg * 3.0)) if fg else float("nan")
 
 
-def _iharmony4(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.ndarray) -> Row:
-    o, t = levels(out), levels(tgt)
+def _pix2pix_pair(out: np.ndarray, tgt: np.ndarray, loaded: bool) -> Tuple[np.ndarray, np.ndarray]:
+    return (pix2pix_loaded(out) if loaded else truncate(out)), pix2pix_loaded(tgt)
+
+
+def _iharmony4(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.ndarray, loaded: bool) -> Row:
+    o, t = _pix2pix_pair(out, tgt, loaded)
     mse = float(((o - t) ** 2).mean())
     return {"mse": mse, "psnr": psnr_range(o, mse), "fmse": _fmse(o, t, hard(mask))}
 
@@ -80,22 +102,25 @@ def unit(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float64) / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
 
 
-def _s2am(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.ndarray) -> Row:
-    m = mask.astype(np.float64)[:, :, None]
-    composite = unit(image) * (1.0 - m) + unit(out) * m
-    o, t = levels(composite), levels(tgt)
+def _s2am(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.ndarray, loaded: bool) -> Row:
+    # The notebook composites in float32 on [0, 1]; its loader has no Normalize, so no level is lost.
+    m = mask.astype(np.float32)[:, :, None]
+    composite = (eight_bit(image) / 255.0).astype(np.float32) * (np.float32(1.0) - m) + \
+        (eight_bit(out) / 255.0 if loaded else unit(out)).astype(np.float32) * m
+    o, t = truncate(composite), eight_bit(tgt)
     mse = float(((o - t) ** 2).mean())
     return {"mse": mse, "psnr": psnr_range(o, mse)}
 
 
-def _rainnet(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.ndarray) -> Row:
-    o, t = levels(out), levels(tgt)
+def _rainnet(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.ndarray, loaded: bool) -> Row:
+    o, t = _pix2pix_pair(out, tgt, loaded)
     mse = float(((o - t) ** 2).mean())
     return {"mse": mse, "psnr": psnr_from_mse(mse, 255.0)}
 
 
-def _fmse_protocol(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.ndarray) -> Row:
-    o, t = levels(out, "none"), levels(tgt, "none")
+def _fmse_protocol(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.ndarray, loaded: bool) -> Row:
+    o = eight_bit(out) if loaded else np.clip(unit(out), 0.0, 1.0) * 255.0
+    t = eight_bit(tgt)
     m = hard(mask)
     sq = (o - t) ** 2
     mse = float(sq.mean())
@@ -106,7 +131,7 @@ def _fmse_protocol(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np
             "fpsnr": float(10.0 * np.log10(peak2 / (fmse + 1e-6)))}
 
 
-def _deepfill_v1(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.ndarray) -> Row:
+def _deepfill_v1(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.ndarray, loaded: bool) -> Row:
     o, t = unit(out).clip(0, 1), unit(tgt).clip(0, 1)
     err = o - t
     # Total variation per value (tf.image.total_variation / pixel values) of the completed image.
@@ -115,7 +140,7 @@ def _deepfill_v1(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.n
             "tv": 100.0 * float(tv / o.size)}
 
 
-def _pixel(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.ndarray) -> Row:
+def _pixel(out: np.ndarray, tgt: np.ndarray, mask: np.ndarray, image: np.ndarray, loaded: bool) -> Row:
     o, t = unit(out).clip(0, 1), unit(tgt).clip(0, 1)
     err = o - t
     row = {"l1": float(np.abs(err).mean()), "mse": float((err ** 2).mean())}
@@ -151,7 +176,8 @@ class Protocol:
 PROTOCOLS: Dict[str, Protocol] = {p.name: p for p in (
     Protocol("iharmony4", 1, "harmonization", ("mse", "psnr", "fmse"),
              "bcmi/Image-Harmonization-Dataset-iHarmony4 DoveNet/test.py (+ evaluation.py for fMSE)",
-             "output and target cast to uint8 (truncation) then float32 0-255; MSE over all values; "
+             "output cast to uint8 (truncation), target through the pix2pix loader round trip, then float32 "
+             "0-255; MSE over all values; "
              "PSNR with data_range = output.max() - output.min(); fMSE = MSE(out*m, real*m)*H*W/fg", _iharmony4),
     Protocol("s2am", 1, "harmonization", ("mse", "psnr"),
              "vinthony/s2am eval_s2am_iharmony4.ipynb",
@@ -159,7 +185,8 @@ PROTOCOLS: Dict[str, Protocol] = {p.name: p for p in (
              "PSNR with data_range = output.max() - output.min()", _s2am),
     Protocol("rainnet", 1, "harmonization", ("mse", "psnr"),
              "junleen/RainNet evaluate.py",
-             "output and target cast to uint8 (truncation); skimage mean_squared_error and "
+             "output cast to uint8 (truncation), target through the pix2pix loader round trip; skimage "
+             "mean_squared_error and "
              "peak_signal_noise_ratio (peak 255); per-image CSV with the foreground ratio", _rainnet),
     Protocol("fmse", 1, "harmonization", ("mse", "fmse", "psnr", "fpsnr"),
              "SamsungLabs/image_harmonization iharm/inference/metrics.py (iDIH; CDTNet/PCT-Net/DCCF copy it), "

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from .means import BIN_PREFIX, DEFAULT_EDGES, RatioBins, group_means
-from .protocols import DEFAULT_PROTOCOL, get_protocol, levels
+from .protocols import DEFAULT_PROTOCOL, eight_bit, get_protocol
 
 BASELINES = {"harmonization": "composite", "inpainting": "telea"}
 TELEA_RADIUS = 3
@@ -20,7 +20,7 @@ TELEA_RADIUS = 3
 
 def telea(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """OpenCV's Telea inpainting of the hole (mask > 0.5) of an HxWx3 image; uint8 result."""
-    u8 = levels(image, "round").astype(np.uint8)
+    u8 = eight_bit(image).astype(np.uint8)
     return cv2.inpaint(u8, (mask > 0.5).astype(np.uint8), TELEA_RADIUS, cv2.INPAINT_TELEA)
 
 
@@ -60,14 +60,15 @@ class TaskMetrics:
             out, tgt, m = _hwc(output[i]), _hwc(target[i]), np.asarray(mask[i][0], np.float64)
             img = _hwc(image[i]) if image is not None else out
             ratio = float(m.mean())
-            row = self.protocol.score(out, tgt, m, img)
+            row = self.protocol.score(out, tgt, m, img, False)
             subset, label = (str(subsets[i]) if subsets is not None else None), self.bins.label(ratio)
             self.groups.append([g for g in (subset, label, subset and label and f"{subset} {label}") if g])
             self.rows.append(row)
             sample: Dict[str, object] = {"name": str(names[i]) if names is not None else f"{len(self.samples):06d}",
                                          "subset": subset or "", "ratio": ratio, **row}
             if self.baseline and image is not None:
-                base = self.protocol.score(self._baseline_output(img, m), tgt, m, img)
+                # The composite is a loaded image (as the official loaders read it); Telea's result is computed.
+                base = self.protocol.score(self._baseline_output(img, m), tgt, m, img, self.task == "harmonization")
                 self.baseline_rows.append(base)
                 sample.update({f"{self.baseline}:{k}": v for k, v in base.items()})
             self.samples.append(sample)
@@ -94,9 +95,14 @@ class TaskMetrics:
 def update_all(metrics: Sequence, output: np.ndarray, target: np.ndarray, mask: np.ndarray,
                subsets: Optional[list] = None, image: Optional[np.ndarray] = None,
                names: Optional[list] = None) -> None:
-    """Update each metric with a batch; the input image and names go to the task metrics only."""
+    """Update each metric with a batch (float in [0,1] or uint8); the input image and names go to the
+    task metrics only, the others get float images in [0, 1]."""
     for m in metrics:
         if isinstance(m, TaskMetrics):
             m.update(output, target, mask, subsets=subsets, image=image, names=names)
         else:
-            m.update(output, target, mask, subsets=subsets)
+            m.update(_unit(output), _unit(target), mask, subsets=subsets)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x.astype(np.float32) / np.float32(255.0) if x.dtype == np.uint8 else x
