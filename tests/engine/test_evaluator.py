@@ -42,7 +42,7 @@ def test_unknown_protocol_names_the_key():
 def test_full_resolution_harmonization_beside_256(tmp_path, s2am):
     write_synthetic_set(bundled_photos()[:2], str(tmp_path), count=2, size=300, test_fraction=1.0)
     dataset = HarmonizationDataset(str(tmp_path), split="test", size=256)
-    metrics = build_metrics([], "harmonization", protocol="rainnet")
+    metrics = build_metrics([], "harmonization", protocol="s2am")  # 8-bit levels exactly as read
     results = evaluate(s2am, dataset, metrics, progress=False, full_resolution=280,
                        highres={"strategy": "auto", "max_size": 1024, "margin": 64, "unrelated": 1})
     assert {"psnr", "composite:psnr", "full-res:psnr", "full-res composite:psnr", "full-res:Synthetic/psnr"} <= set(results)
