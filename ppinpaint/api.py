@@ -19,13 +19,8 @@ def as_config(config: ConfigLike, opts: Optional[Iterable[str]] = None) -> Confi
     return Config(config, opts)
 
 
-def _register_everything() -> None:
-    from . import convert, data, metrics, modeling  # noqa: F401  (registrations)
-
-
 def build_model(config: ConfigLike, opts: Optional[Iterable[str]] = None):
     """The method object described by ``config['model']``, freshly initialised."""
-    _register_everything()
     cfg = as_config(config, opts)
     return build(cfg["model"], MODELS, where="model", origin=cfg.origin)
 

@@ -6,7 +6,6 @@ pad to the network's size multiple (reflect), run, crop back, paste the known pi
 exactly, keep the input's size; an empty mask returns the input unchanged.
 """
 import collections
-import glob
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
@@ -15,7 +14,7 @@ import numpy as np
 import paddle
 from tqdm import tqdm
 
-from .data.io import IMAGE_EXTENSIONS, InputError, load_pair, write_image
+from .data.io import InputError, file_stem, load_pair, pair_files, write_image
 from .highres import run_strategy
 from .utils.grid import mask_tile, show_hole, titled_grid
 
@@ -66,50 +65,6 @@ def predict_array(model, image: np.ndarray, mask: np.ndarray, soft_mask: bool = 
                         int(getattr(model, "min_size", 0)), soft_mask, int(getattr(model, "size_multiple", 1)))
 
 
-def list_images(path: str) -> List[str]:
-    """The image files of a folder (sorted), or the one file given; an error when there are none."""
-    if os.path.isdir(path):
-        files = sorted(p for p in glob.glob(os.path.join(path, "*")) if p.lower().endswith(IMAGE_EXTENSIONS))
-        if not files:
-            raise InputError(f"no images in {path}")
-        return files
-    if not os.path.isfile(path):
-        raise InputError(f"not found: {path}")
-    return [path]
-
-
-def _stem(path: str, strip: Sequence[str] = ()) -> str:
-    stem = os.path.splitext(os.path.basename(path))[0]
-    for suffix in strip:
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-    return stem
-
-
-def pair_by_stem(files: List[str], folder: str, what: str, of: str,
-                 strip: Sequence[str] = ()) -> List[Tuple[str, str]]:
-    """Each of ``files`` with the image in ``folder`` of the same stem (``strip``: suffixes those may
-    carry); one error, naming up to five, for the ``files`` without a match."""
-    others = {_stem(p, strip): p for p in list_images(folder)}
-    pairs, missing = [], []
-    for p in files:
-        stem = _stem(p)
-        (pairs.append((p, others[stem])) if stem in others else missing.append(os.path.basename(p)))
-    if missing:
-        raise InputError(f"no {what} in {folder} for {len(missing)} {of}(s): {missing[:5]}")
-    return pairs
-
-
-def pair_files(image: str, mask: str) -> List[Tuple[str, str]]:
-    """(image, mask) pairs: one file each; a folder of images with one mask file for all; or two
-    folders paired by file stem (``x.png`` with ``x.png``, ``x_mask.png`` or ``x-mask.png``)."""
-    images = list_images(image)
-    if not os.path.isdir(mask):
-        list_images(mask)
-        return [(p, mask) for p in images]
-    return pair_by_stem(images, mask, "mask", "image", strip=("_mask", "-mask"))
-
-
 @dataclass
 class PredictReport:
     """What a folder run did: the results written and the inputs skipped, with the reason."""
@@ -133,7 +88,7 @@ class PredictReport:
 def output_names(images: Sequence[str]) -> Dict[str, str]:
     """``<stem>`` per input image, or ``<stem>_<ext>`` for every input whose stem another input shares
     (``a.jpg`` and ``a.png`` -> ``a_jpg``, ``a_png``), so no result replaces another."""
-    stems = collections.Counter(_stem(p) for p in images)
+    stems = collections.Counter(file_stem(p) for p in images)
     names = {}
     for p in images:
         stem, ext = os.path.splitext(os.path.basename(p))

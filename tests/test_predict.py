@@ -11,7 +11,8 @@ import tiny_gan  # noqa: E402,F401
 
 from ppinpaint.api import load_model  # noqa: E402
 from ppinpaint.data.io import InputError, read_image, write_image  # noqa: E402
-from ppinpaint.predict import pair_files, predict_array  # noqa: E402
+from ppinpaint.data.io import pair_files  # noqa: E402
+from ppinpaint.predict import predict_array  # noqa: E402
 from ppinpaint.utils.grid import GAP, HEADER  # noqa: E402
 
 CFG = {"model": {"type": "TinyInpaintGAN", "generator": {"type": "TinyGenerator"},

@@ -20,7 +20,6 @@ def _parse_options(items: List[str]) -> Dict[str, object]:
 
 
 def _list_converters() -> str:
-    from .. import convert  # noqa: F401  (its modules fill CONVERTERS)
     from ..registry import CONVERTERS
 
     lines = []

@@ -16,12 +16,11 @@ DESCRIPTION = "Write synthetic harmonization triplets (composite/mask/real) in t
 def _write(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..data.inpaint import list_images
-    from ..data.io import read_image
+    from ..data.io import list_images, read_image
     from ..data.quickstart import bundled_photos
     from ..data.synth import write_synthetic_set
 
-    photos = ([read_image(p) for p in tqdm(list_images(args.images), desc="read")] if args.images
+    photos = ([read_image(p) for p in tqdm(list_images(args.images, recursive=True), desc="read")] if args.images
               else list(bundled_photos()))
     names = write_synthetic_set(photos, args.output, name=args.name, count=args.count, size=args.size,
                                 test_fraction=args.test_fraction, seed=args.seed)

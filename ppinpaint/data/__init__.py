@@ -1,3 +1,4 @@
-from ..utils.autoimport import import_submodules as _import_submodules
+"""Datasets, mask generators, the image input rules, listing and pairing, synthetic data.
 
-_import_submodules(__import__(__name__, fromlist=["_"]))
+Nothing is imported here: each registry imports its provider packages itself (:mod:`ppinpaint.registry`).
+"""

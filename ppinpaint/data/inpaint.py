@@ -1,28 +1,14 @@
 """Inpainting images from a folder or a list file, with mask files or generated masks."""
-import glob
 import os
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 
 from ..registry import DATASETS
 from .base import SeededDataset
-from .io import IMAGE_EXTENSIONS, read_image, read_mask
+from .io import list_images, read_image, read_mask
 from .masks import hole_bbox
 from .transforms import apply_box, crop_box, to_chw
-
-
-def list_images(root: str, file_list: Optional[str] = None) -> List[str]:
-    """Image paths under ``root`` (recursively), or those named in ``file_list`` (relative to root)."""
-    if file_list:
-        with open(file_list, encoding="utf-8") as f:
-            paths = [os.path.join(root, line.strip()) for line in f if line.strip()]
-    else:
-        paths = sorted(p for p in glob.glob(os.path.join(root, "**", "*"), recursive=True)
-                       if p.lower().endswith(IMAGE_EXTENSIONS))
-    if not paths:
-        raise FileNotFoundError(f"no images found in {file_list or root}")
-    return paths
 
 
 @DATASETS.register()
@@ -32,8 +18,8 @@ class InpaintingDataset(SeededDataset):
 
     def __init__(self, root: str, file_list: Optional[str] = None, mask=None, mask_dir: Optional[str] = None,
                  size: int = 256, resize: str = "random_crop", flip: bool = True) -> None:
-        self.paths = list_images(root, file_list)
-        self.mask_paths = list_images(mask_dir) if mask_dir else None
+        self.paths = list_images(root, recursive=True, file_list=file_list)
+        self.mask_paths = list_images(mask_dir, recursive=True) if mask_dir else None
         if self.mask_paths is None and mask is None:
             raise ValueError("InpaintingDataset needs a 'mask' generator or a 'mask_dir'")
         self.mask, self.size, self.resize, self.flip = mask, int(size), resize, flip

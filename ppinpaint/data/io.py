@@ -1,4 +1,5 @@
-"""The image/mask input rules, applied once at the boundary (files and user arrays alike).
+"""The image/mask input rules, applied once at the boundary (files and user arrays alike), and the
+one way files are listed and paired by stem.
 
 - RGBA -> RGB composited over white (a transparent pixel has no colour; white matches what
   image viewers show) with a warning; grayscale -> 3 channels; 16-bit -> 8-bit (>> 8).
@@ -11,10 +12,11 @@
   decoded (``predict.max_image_pixels``, or the ``PPINPAINT_MAX_IMAGE_PIXELS`` environment variable).
 - Unreadable files and image/mask size mismatches raise one :class:`InputError` naming the files.
 """
+import glob
 import io
 import os
 import warnings
-from typing import Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -191,3 +193,54 @@ def write_image(path: str, rgb: np.ndarray) -> None:
     if not ok:
         raise InputError(f"cannot encode {path}")
     buf.tofile(path)
+
+
+def list_images(path: str, recursive: bool = False, file_list: Optional[str] = None) -> List[str]:
+    """The image files of a folder (sorted; ``recursive``: with its subfolders), the one file given, or
+    the files ``file_list`` names relative to ``path``; an :class:`InputError` when there are none."""
+    if file_list:
+        with open(file_list, encoding="utf-8") as f:
+            files = [os.path.join(path, line.strip()) for line in f if line.strip()]
+    elif os.path.isdir(path):
+        pattern = os.path.join(path, "**", "*") if recursive else os.path.join(path, "*")
+        files = sorted(p for p in glob.glob(pattern, recursive=recursive) if p.lower().endswith(IMAGE_EXTENSIONS))
+    elif os.path.isfile(path):
+        return [path]
+    else:
+        raise InputError(f"not found: {path}")
+    if not files:
+        raise InputError(f"no images in {file_list or path}")
+    return files
+
+
+def file_stem(path: str, strip: Sequence[str] = ()) -> str:
+    """A file's name without folder and extension, and without the first of ``strip`` it ends with."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    for suffix in strip:
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return stem
+
+
+def pair_by_stem(files: List[str], folder: str, what: str, of: str,
+                 strip: Sequence[str] = ()) -> List[Tuple[str, str]]:
+    """Each of ``files`` with the image in ``folder`` of the same stem (``strip``: suffixes those may
+    carry); one error, naming up to five, for the ``files`` without a match."""
+    others = {file_stem(p, strip): p for p in list_images(folder)}
+    pairs, missing = [], []
+    for p in files:
+        stem = file_stem(p)
+        (pairs.append((p, others[stem])) if stem in others else missing.append(os.path.basename(p)))
+    if missing:
+        raise InputError(f"no {what} in {folder} for {len(missing)} {of}(s): {missing[:5]}")
+    return pairs
+
+
+def pair_files(image: str, mask: str) -> List[Tuple[str, str]]:
+    """(image, mask) pairs: one file each; a folder of images with one mask file for all; or two
+    folders paired by file stem (``x.png`` with ``x.png``, ``x_mask.png`` or ``x-mask.png``)."""
+    images = list_images(image)
+    if not os.path.isdir(mask):
+        list_images(mask)
+        return [(p, mask) for p in images]
+    return pair_by_stem(images, mask, "mask", "image", strip=("_mask", "-mask"))

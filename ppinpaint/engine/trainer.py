@@ -80,7 +80,7 @@ class Trainer:
         self.optimizers, self.schedulers = build_optimizers(cfg.get("optimizers"), self.model.nets, cfg.origin)
         amp = resolve_amp(self.train_cfg["amp"])
         self.model.attach(self.optimizers, amp_dtype=amp, amp_level=self.train_cfg["amp_level"],
-                          world_size=self.world)
+                          reduce_gradients=distributed.all_reduce_gradients if self.world > 1 else None)
 
         if "train_dataset" not in cfg.data:
             raise ConfigError(f"{cfg.path}: training needs a 'train_dataset' section")

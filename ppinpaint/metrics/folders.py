@@ -12,8 +12,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from ..data.io import InputError, check_pair, read_image, read_mask
-from ..predict import list_images, pair_by_stem, pair_files
+from ..data.io import InputError, check_pair, list_images, pair_by_stem, pair_files, read_image, read_mask
 from .harmonize import HarmonizationMetrics
 from .inpaint import InpaintingMetrics
 from .perceptual import FID, statistics

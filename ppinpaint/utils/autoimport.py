@@ -5,6 +5,7 @@ from types import ModuleType
 
 
 def import_submodules(package: ModuleType) -> None:
-    """Import all modules below ``package`` (recursively), in name order."""
-    for info in sorted(pkgutil.walk_packages(package.__path__, package.__name__ + "."), key=lambda i: i.name):
+    """Import all modules below ``package`` (recursively), in name order; a plain module has none."""
+    found = pkgutil.walk_packages(getattr(package, "__path__", []), package.__name__ + ".")
+    for info in sorted(found, key=lambda i: i.name):
         importlib.import_module(info.name)

@@ -7,6 +7,7 @@ import ppinpaint
 from ppinpaint.data.quickstart import QuickstartInpainting
 from ppinpaint.engine.optim import Adam
 from ppinpaint.modeling.models.deepfill_v1 import local_patch, mask_bbox
+from ppinpaint.predict import predict_array
 
 SIZE = 64
 
@@ -116,7 +117,7 @@ def test_inference_batches_independently_and_keeps_known_pixels():
     rgb = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
     hole = np.zeros((37, 53), np.uint8)
     hole[10:20, 5:30] = 255
-    out = model.predict(rgb, hole)
+    out = predict_array(model, rgb, hole)
     assert out.shape == rgb.shape and np.array_equal(out[hole == 0], rgb[hole == 0])
 
 

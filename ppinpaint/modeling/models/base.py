@@ -1,8 +1,7 @@
 """The method object every model follows: nets by role, losses, one training step, inference."""
 import contextlib
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-import numpy as np
 import paddle
 from paddle import nn
 
@@ -30,18 +29,20 @@ class BaseModel:
         self.scalers: Dict[str, paddle.amp.GradScaler] = {}
         self.amp_dtype: Optional[str] = None
         self.amp_level = "O1"
-        self.world_size = 1
+        self.reduce_gradients: Optional[Callable[[List[paddle.Tensor]], None]] = None
         self._visuals: Dict[str, paddle.Tensor] = {}
         self.last_draws: Dict[str, paddle.Tensor] = {}   # the random draws of the last train_step, by name
 
     # ---- wiring done by the trainer -------------------------------------------------
     def attach(self, optimizers: Dict[str, paddle.optimizer.Optimizer], amp_dtype: Optional[str] = None,
-               amp_level: str = "O1", world_size: int = 1) -> None:
-        """Give the model its optimizers (by name) and the AMP / data-parallel settings."""
+               amp_level: str = "O1",
+               reduce_gradients: Optional[Callable[[List[paddle.Tensor]], None]] = None) -> None:
+        """Give the model its optimizers (by name), the AMP settings and, when data-parallel, the function
+        that averages gradients over processes (the engine's; None in one process)."""
         self.optimizers = optimizers
         self.amp_dtype = amp_dtype
         self.amp_level = amp_level
-        self.world_size = world_size
+        self.reduce_gradients = reduce_gradients
         # float16 needs loss scaling; bfloat16 has float32's exponent range and does not.
         self.scalers = ({name: paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15) for name in optimizers}
                         if amp_dtype == "float16" else {})
@@ -78,12 +79,6 @@ class BaseModel:
         """Batched inference at the library boundary: [0,1] image and {0,1} mask in, [0,1] out."""
         return self.infer_graph(image, mask)
 
-    def predict(self, image: np.ndarray, mask: np.ndarray, **options) -> np.ndarray:
-        """HxWx3 uint8 RGB image and HxW mask of any size -> HxWx3 uint8 result."""
-        from ...predict import predict_array  # late: the predictor imports data rules
-
-        return predict_array(self, image, mask, **options)
-
     def autocast(self):
         """The mixed-precision context for forward passes (a no-op without AMP)."""
         if not self.amp_dtype:
@@ -101,10 +96,8 @@ class BaseModel:
             net.clear_gradients(set_to_zero=False)
         scaler = self.scalers.get(name)
         (scaler.scale(loss) if scaler else loss).backward()
-        if self.world_size > 1:
-            from ...engine.distributed import all_reduce_gradients
-
-            all_reduce_gradients(opt._parameter_list)
+        if self.reduce_gradients is not None:
+            self.reduce_gradients(opt._parameter_list)
         if scaler:
             scaler.step(opt)
             scaler.update()

@@ -4,7 +4,7 @@ Training follows the official ``BasicMachine.train`` (vinthony/s2am): loss = 1e1
 target) on the raw (unclamped, uncomposited) output, Adam lr 1e-3, BatchNorm in train mode.
 The mask-free variant adds the supervision of each predicted mask.
 """
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import paddle
 import paddle.nn.functional as F
@@ -49,9 +49,9 @@ class S2AM(BaseModel):
         self.backward_scale = self.loss_scale
 
     def attach(self, optimizers: Dict[str, paddle.optimizer.Optimizer], amp_dtype: Optional[str] = None,
-               amp_level: str = "O1", world_size: int = 1) -> None:
+               amp_level: str = "O1", reduce_gradients: Optional[Callable] = None) -> None:
         """As the base; under float16 the loss scale moves from the gradients into Adam's epsilon."""
-        super().attach(optimizers, amp_dtype, amp_level, world_size)
+        super().attach(optimizers, amp_dtype, amp_level, reduce_gradients)
         self.backward_scale = self.loss_scale
         if amp_dtype == "float16" and self.loss_scale != 1.0:
             for name, opt in optimizers.items():
