@@ -1,9 +1,15 @@
-"""Recursive build of any mapping with a ``type:`` key, with errors that name the key."""
+"""Recursive build of any mapping with a ``type:`` key, with errors that name the key and its file.
+
+A mapping without ``type:`` is a typed sub-component when the constructor annotates its parameter
+with one of our classes (``attention: Optional[ContextualAttention]``): it is built as that class,
+so its keys are checked like any other.
+"""
 import inspect
+import typing
 from typing import Any, Callable, Optional
 
-from .config import ConfigError
-from .registry import ALL, Registry
+from .config import Config, ConfigError
+from .registry import ALL, DATASETS, Registry
 
 Origin = Callable[[str], str]
 
@@ -41,6 +47,29 @@ def _check_arguments(factory: Callable, kwargs: dict, where: str, origin: Origin
         raise ConfigError(f"{where} ({factory.__name__}) needs {', '.join(missing)} (config {origin(where)})")
 
 
+def _section_class(factory: Callable, key: str) -> Optional[type]:
+    """The ppinpaint class a parameter of ``factory`` is annotated with (also as ``Optional[...]``)."""
+    try:
+        hint = typing.get_type_hints(factory.__init__ if inspect.isclass(factory) else factory).get(key)
+    except (NameError, TypeError):  # an annotation that does not resolve is no declaration
+        return None
+    options = typing.get_args(hint) if typing.get_origin(hint) is typing.Union else (hint,)
+    classes = [c for c in options if inspect.isclass(c) and c.__module__.startswith("ppinpaint.")]
+    return classes[0] if len(classes) == 1 else None
+
+
+def _instantiate(factory: Callable, kwargs: dict, where: str, origin: Origin) -> Any:
+    _check_arguments(factory, kwargs, where, origin)
+    try:
+        return factory(**kwargs)
+    except ConfigError:
+        raise
+    except ValueError as e:  # a constructor's own check: say which section, key and file it is about
+        named = [k for k in kwargs if k in str(e)]
+        place = f"set in {origin(f'{where}.{named[0]}')}" if len(named) == 1 else f"config {origin(where)}"
+        raise ConfigError(f"{where} ({factory.__name__}): {e} ({place})") from e
+
+
 def build_value(value: Any, where: str, origin: Origin, registry: Optional[Registry] = None) -> Any:
     """Build every nested ``type:`` mapping inside ``value`` (looked up in ``registry`` first, then all)."""
     if isinstance(value, dict) and "type" in value:
@@ -63,7 +92,23 @@ def build(cfg: dict, registry: Optional[Registry] = None, where: str = "config",
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise ConfigError(f"{where} must be a mapping with a 'type' key (set in {origin(where)})")
     factory = _lookup(cfg["type"], registry, where, origin)
-    kwargs = {k: build_value(v, f"{where}.{k}", origin, registry) for k, v in cfg.items() if k != "type"}
+    kwargs = {k: _build_argument(factory, k, v, f"{where}.{k}", origin, registry)
+              for k, v in cfg.items() if k != "type"}
     kwargs.update(extra)
-    _check_arguments(factory, kwargs, where, origin)
-    return factory(**kwargs)
+    return _instantiate(factory, kwargs, where, origin)
+
+
+def _build_argument(factory: Callable, key: str, value: Any, where: str, origin: Origin,
+                    registry: Optional[Registry]) -> Any:
+    section = _section_class(factory, key) if isinstance(value, dict) and "type" not in value else None
+    if section is None:
+        return build_value(value, where, origin, registry)
+    kwargs = {k: _build_argument(section, k, v, f"{where}.{k}", origin, registry) for k, v in value.items()}
+    return _instantiate(section, kwargs, where, origin)
+
+
+def build_dataset(cfg: Config, section: str, purpose: str) -> Any:
+    """The dataset of a config section (``train_dataset``, ``val_dataset``); one clear error when it is absent."""
+    if not cfg.get(section):
+        raise ConfigError(f"{cfg.path}: {purpose} needs a '{section}' section (or -o {section}.…)")
+    return build(cfg[section], DATASETS, where=section, origin=cfg.origin)

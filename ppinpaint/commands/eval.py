@@ -8,11 +8,9 @@ from .common import config_parser, protocol_args, protocol_section, resolve_inpu
 
 def _eval(args: argparse.Namespace) -> int:
     from ..api import as_config, load_model
-    from ..builder import build
-    from ..config import ConfigError
+    from ..builder import build_dataset
     from ..engine.evaluator import evaluate, log_scalars, metrics_from_config
     from ..metrics.report import format_table, write_report
-    from ..registry import DATASETS
 
     # With -c, the configured metrics are checked before the weights are looked for (a metric without its
     # network weights is the first thing to report); without -c the config comes from the run folder.
@@ -20,8 +18,7 @@ def _eval(args: argparse.Namespace) -> int:
     if config_from_run:
         resolve_inputs(args)
     cfg = as_config(args.config, args.opts)
-    if not cfg.get("val_dataset"):
-        raise ConfigError(f"{args.config}: evaluation needs a 'val_dataset' section (or -o val_dataset.…)")
+    dataset = build_dataset(cfg, "val_dataset", "evaluation")
     ec = protocol_section(args, cfg.section("eval"))
     if args.full_resolution is not None:
         ec["full_resolution"] = args.full_resolution
@@ -31,7 +28,6 @@ def _eval(args: argparse.Namespace) -> int:
         resolve_inputs(args)
     model = load_model(cfg, args.weights)
     metrics = metrics or metrics_from_config(ec, model.task, cfg.origin)
-    dataset = build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)
     out = args.output or os.path.join("output", "eval_" + os.path.splitext(os.path.basename(args.config))[0])
     grids: list = []
     results = evaluate(model, dataset, metrics,

@@ -16,11 +16,10 @@ DESCRIPTION = "Quickstart on a fresh machine: train a quickstart config, evaluat
 def _quickstart(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..builder import build
+    from ..builder import build_dataset
     from ..config import Config
     from ..data.io import write_image
     from ..engine.trainer import Trainer
-    from ..registry import DATASETS
 
     cfg = Config(args.config, args.opts)
     out = args.output or os.path.join("output", "quickstart", os.path.basename(os.path.dirname(os.path.abspath(args.config))))
@@ -31,7 +30,7 @@ def _quickstart(args: argparse.Namespace) -> int:
     if eval_command.main(common + ["--weights", weights, "--output", os.path.join(out, "eval")]):
         return 1
     # One held-out sample written as ordinary files, then the file-based predict tool on it.
-    sample = build(cfg.get("val_dataset") or cfg["train_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)[0]
+    sample = build_dataset(cfg, "val_dataset" if cfg.get("val_dataset") else "train_dataset", "prediction")[0]
     image = np.floor(sample["image"].transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
     mask = (sample["mask"][0] * 255).astype(np.uint8)
     inputs = os.path.join(out, "predict_inputs")

@@ -12,9 +12,8 @@ from paddle.io import DataLoader
 from tqdm import tqdm
 
 from ..api import build_model
-from ..builder import build
+from ..builder import build_dataset
 from ..config import Config, ConfigError
-from ..registry import DATASETS
 from . import distributed
 from .checkpoint import (CheckpointManager, RunLock, config_digest, continue_lineage, load_checkpoint,
                          load_portable_optimizer_state, portable_optimizer_state, prepare_run_folder)
@@ -82,11 +81,8 @@ class Trainer:
         self.model.attach(self.optimizers, amp_dtype=amp, amp_level=self.train_cfg["amp_level"],
                           reduce_gradients=distributed.all_reduce_gradients if self.world > 1 else None)
 
-        if "train_dataset" not in cfg.data:
-            raise ConfigError(f"{cfg.path}: training needs a 'train_dataset' section")
-        self.train_dataset = build(cfg["train_dataset"], DATASETS, where="train_dataset", origin=cfg.origin)
-        self.val_dataset = (build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)
-                            if cfg.get("val_dataset") else None)
+        self.train_dataset = build_dataset(cfg, "train_dataset", "training")
+        self.val_dataset = build_dataset(cfg, "val_dataset", "evaluation") if cfg.get("val_dataset") else None
         self.metrics = metrics_from_config(self.eval_cfg, self.model.task, cfg.origin) if self.val_dataset else []
         self.best_name, self.best_mode = parse_best_metric(self.train_cfg["best_metric"])
         self.best_value: Optional[float] = None

@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -5,6 +8,8 @@ import pytest
 from ppinpaint.builder import build
 from ppinpaint.config import Config, ConfigError, parse_override
 from ppinpaint.registry import Registry
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def write(tmp_path, name, text):
@@ -122,3 +127,45 @@ def test_registry_errors_list_known_names():
         build({"type": "B"}, reg, where="model")
     with pytest.raises(KeyError, match="registered twice"):
         reg.register(type("A", (), {}))
+
+
+def test_a_typed_section_is_built_and_checked_like_a_component(tmp_path):
+    """DeepFill's ``attention:`` mapping (no ``type:``) is a ContextualAttention: built, its keys checked."""
+    from ppinpaint.modeling.layers.contextual_attention import ContextualAttention
+    from ppinpaint.registry import MODELS
+
+    base = os.path.join(ROOT, "configs", "deepfill_v1", "quickstart.yml")
+    cfg = Config(base, ["model.generator.attention.chunk_mib=8"])
+    model = build(cfg["model"], MODELS, where="model", origin=cfg.origin)
+    attention = model.nets["generator"].fine_generator.contextual_attention
+    assert isinstance(attention, ContextualAttention) and attention.chunk_mib == 8.0
+    path = write(tmp_path, "typo.yml", f"""\
+        _base_: {base}
+        model:
+          generator:
+            attention: {{chunk_mb: 64}}
+        """)
+    cfg = Config(path)
+    with pytest.raises(ConfigError, match=r"model\.generator\.attention\.chunk_mb for ContextualAttention "
+                                          r"\(set in .*typo\.yml\); accepted: .*chunk_mib"):
+        build(cfg["model"], MODELS, where="model", origin=cfg.origin)
+
+
+def test_a_constructor_check_names_the_section_and_where_the_key_was_set():
+    from ppinpaint.registry import MODELS
+
+    cfg = Config(os.path.join(ROOT, "configs", "deepfill_v1", "quickstart.yml"), ["model.generator.channel_order=xyz"])
+    with pytest.raises(ConfigError, match=r"model\.generator \(DeepFillV1Generator\): channel_order must be one "
+                                          r"of .*'xyz' \(set in -o model\.generator\.channel_order=xyz\)"):
+        build(cfg["model"], MODELS, where="model", origin=cfg.origin)
+
+
+def test_registries_fill_themselves_whatever_was_imported_first():
+    """A fresh interpreter that imports only the registry sees every component and converter."""
+    code = ("from ppinpaint.registry import CONVERTERS, DATASETS, METRICS, MODELS, OPTIMIZERS; "
+            "print(sorted(METRICS), 'deepfill_v1' in CONVERTERS, 'Adam' in OPTIMIZERS, 'DeepFillV1' in MODELS, "
+            "'InpaintingDataset' in DATASETS)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "'InpaintingMetrics'" in proc.stdout and "'FID'" in proc.stdout
+    assert proc.stdout.strip().endswith("True True True True")

@@ -18,11 +18,10 @@ import numpy as np
 import paddle
 
 import ppinpaint
-from ppinpaint.builder import build
+from ppinpaint.builder import build_dataset
 from ppinpaint.config import Config
 from ppinpaint.engine.evaluator import build_metrics, evaluate
 from ppinpaint.engine.optim import build_optimizers
-from ppinpaint.registry import DATASETS
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harmonization_report import write_report  # noqa: E402
@@ -56,8 +55,8 @@ def train_variant(name: str, config: str, overrides: List[str], log_keys: List[s
     cfg = Config(config, overrides + [f"train_dataset.length={args.train_items}", f"val_dataset.length={args.val_items}"])
     model = ppinpaint.build_model(cfg)
     model.attach(build_optimizers(cfg["optimizers"], model.nets, cfg.origin)[0])
-    train_set = build(cfg["train_dataset"], DATASETS, where="train_dataset", origin=cfg.origin)
-    val_set = build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin)
+    train_set = build_dataset(cfg, "train_dataset", "training")
+    val_set = build_dataset(cfg, "val_dataset", "evaluation")
     metrics = build_metrics([], model.task)
 
     def score() -> Dict[str, float]:
@@ -107,9 +106,8 @@ def compare_main(doc: str, configs: Dict[str, dict], run, **defaults) -> None:
 
     os.makedirs(args.out, exist_ok=True)
     first = next(iter(configs.values()))
-    ppinpaint.build_model(first)   # registers every component before the datasets are built
     cfg = Config(first, [f"val_dataset.length={args.val_items}"])
-    reference = composite_scores(build(cfg["val_dataset"], DATASETS, where="val_dataset", origin=cfg.origin))
+    reference = composite_scores(build_dataset(cfg, "val_dataset", "evaluation"))
     print(f"composite (no harmonization): fMSE {reference['fmse']:.2f}  PSNR {reference['psnr']:.2f} dB")
     results = {}
     with LogWriter(logdir=os.path.join(args.out, "vdl")) as writer:

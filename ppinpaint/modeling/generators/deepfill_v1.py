@@ -10,8 +10,8 @@ with TF v1 (the paper's code) as the default:
   (daa233: equal zero padding, which shifts the stride-2 sampling grid);
 - ``channel_order``: ``bgr`` (TF v1 reads images with OpenCV and was trained on BGR) | ``rgb``
   (daa233); inputs and outputs stay RGB at this net's boundary either way;
-- ``attention``: the contextual attention's ``patch_norm`` and ``resize`` conventions
-  (``tf`` | ``daa233``/``torch``), see ``layers/contextual_attention.py``;
+- ``attention``: the contextual attention layer (a config builds it from its keys: ``patch_norm`` and
+  ``resize`` conventions ``tf`` | ``daa233``/``torch``, ``chunk_mib``…), see ``layers/contextual_attention.py``;
 - ``init``: ``official``/``tf`` (Glorot-uniform, zero bias) | ``daa233`` (torch's defaults) |
   ``paddle``, see ``modeling/init.py``.
 """
@@ -77,7 +77,8 @@ class CoarseGenerator(nn.Layer):
 class FineGenerator(nn.Layer):
     """Stage 2: dilated-conv branch + contextual-attention branch on the coarse result, merged."""
 
-    def __init__(self, cnum: int = 32, padding: str = "tf_same", attention: Optional[dict] = None) -> None:
+    def __init__(self, cnum: int = 32, padding: str = "tf_same",
+                 attention: Optional[ContextualAttention] = None) -> None:
         super().__init__()
         c = cnum
         conv = [("conv1", 5, c, 5, 1, 1, "elu"), ("conv2_downsample", c, c, 3, 2, 1, "elu"),
@@ -94,7 +95,7 @@ class FineGenerator(nn.Layer):
                  ("allconv17", c // 2, 3, 3, 1, 1, None)]
         for name, layer in _stack(padding, conv + attn + after + merge).items():
             setattr(self, name, layer)
-        self.contextual_attention = ContextualAttention(**(attention or {}))
+        self.contextual_attention = attention if attention is not None else ContextualAttention()
         self.conv_order, self.attn_order = [r[0] for r in conv], [r[0] for r in attn]
         self.after_order, self.merge_order = [r[0] for r in after], [r[0] for r in merge]
 
@@ -130,7 +131,7 @@ class DeepFillV1Generator(nn.Layer):
     size_multiple = 8
 
     def __init__(self, cnum: int = 32, padding: str = "tf_same", channel_order: str = "bgr",
-                 attention: Optional[dict] = None, init: str = "official") -> None:
+                 attention: Optional[ContextualAttention] = None, init: str = "official") -> None:
         super().__init__()
         if channel_order not in CHANNEL_ORDERS:
             raise ValueError(f"channel_order must be one of {CHANNEL_ORDERS}, got {channel_order!r}")
