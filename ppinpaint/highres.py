@@ -24,6 +24,8 @@ from typing import Callable, List, Tuple
 import cv2
 import numpy as np
 
+from .utils.pixels import paste_back, round_half_up
+
 STRATEGIES = ("auto", "full", "crop", "resize")
 Box = Tuple[int, int, int, int]          # top, left, bottom, right (exclusive)
 Runner = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -90,12 +92,10 @@ def choose(strategy: str, shape: Tuple[int, int], max_size: int, task: str, mult
     return "resize" if task == "harmonization" else "crop"
 
 
-def _paste(image: np.ndarray, result: np.ndarray, mask: np.ndarray, soft: bool) -> np.ndarray:
-    """``result`` in the hole, ``image`` elsewhere (blended by a soft mask)."""
-    m = mask[:, :, None].astype(np.float32)
-    if soft:
-        return np.floor(result * m + image * (1.0 - m) + 0.5).astype(np.uint8)
-    return np.where(m >= 0.5, result, image).astype(np.uint8)
+def paste_known(image: np.ndarray, result: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """uint8 ``result`` in the hole, the uint8 ``image`` elsewhere (blended and rounded where a soft mask
+    is fractional; a {0,1} mask copies either exactly)."""
+    return round_half_up(paste_back(result, image, mask[:, :, None].astype(np.float32))).astype(np.uint8)
 
 
 def run_resized(run: Runner, image: np.ndarray, mask: np.ndarray, max_size: int, task: str,
@@ -116,7 +116,7 @@ def run_resized(run: Runner, image: np.ndarray, mask: np.ndarray, max_size: int,
         result = np.clip(image.astype(np.float32) + change, 0, 255)
     else:
         result = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-    return _paste(image, np.clip(np.floor(result + 0.5), 0, 255), mask, soft)
+    return paste_known(image, np.clip(round_half_up(result), 0, 255), mask)
 
 
 def run_strategy(run: Runner, image: np.ndarray, mask: np.ndarray, strategy: str, max_size: int, margin: int,

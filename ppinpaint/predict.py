@@ -1,22 +1,23 @@
 """Prediction on real images: the shared pre/post-processing and the folder runner.
 
-``predict_array`` is the one implementation of the input rules around a model's batched
-``infer`` (eager models here; exported models reuse it with a predictor exposing ``infer``):
+``predict_array`` is the one implementation of the input rules around any :class:`Predictor`'s
+batched ``infer`` (an eager model, or an exported one from :mod:`ppinpaint.inference`):
 pad to the network's size multiple (reflect), run, crop back, paste the known pixels back
 exactly, keep the input's size; an empty mask returns the input unchanged.
 """
 import collections
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Protocol, Sequence, Tuple, runtime_checkable
 
 import numpy as np
 import paddle
 from tqdm import tqdm
 
-from .data.io import InputError, file_stem, load_pair, pair_files, write_image
-from .highres import run_strategy
+from .data.io import InputError, file_stem, load_pair, pair_files, read_image, read_mask, write_image
+from .highres import paste_known, run_strategy
 from .utils.grid import mask_tile, show_hole, titled_grid
+from .utils.pixels import to_uint8
 
 
 def _pad_amounts(size: int, multiple: int, minimum: int) -> int:
@@ -33,24 +34,33 @@ def _pad(array: np.ndarray, ph: int, pw: int) -> np.ndarray:
     return np.pad(array, pads, mode=mode)
 
 
-def _predict_once(model, image: np.ndarray, mask: np.ndarray, soft_mask: bool) -> np.ndarray:
+@runtime_checkable
+class Predictor(Protocol):
+    """What prediction needs of a model: the eager method object (``BaseModel``) and the exported
+    predictors (:mod:`ppinpaint.inference`) are both one."""
+
+    task: str             # "inpainting" | "harmonization"
+    size_multiple: int    # inputs are padded to a multiple of this and cropped back
+    min_size: int         # smallest side the network accepts (0: any)
+
+    def infer(self, image: Any, mask: Any) -> Any:
+        """[N,3,H,W] image in [0,1] + [N,1,H,W] mask (1 = hole/foreground) -> [N,3,H,W] in [0,1]."""
+
+
+def _predict_once(model: Predictor, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """One network pass on a checked uint8 image and float mask: pad, infer, crop back, paste known pixels."""
     h, w = mask.shape
-    multiple, minimum = int(getattr(model, "size_multiple", 1)), int(getattr(model, "min_size", 0))
+    multiple, minimum = int(model.size_multiple), int(model.min_size)
     ph, pw = _pad_amounts(h, multiple, minimum), _pad_amounts(w, multiple, minimum)
     img = _pad(image, ph, pw).astype(np.float32) / 255.0
     msk = np.pad(mask, [(0, ph), (0, pw)])  # padding is known context, never hole
     out = model.infer(paddle.to_tensor(img.transpose(2, 0, 1)[None].copy()),
                       paddle.to_tensor(msk[None, None].copy()))
     out = np.asarray(out.numpy() if hasattr(out, "numpy") else out)[0].transpose(1, 2, 0)[:h, :w]
-    out_u8 = np.floor(np.clip(out, 0.0, 1.0) * 255.0 + 0.5)
-    m = mask[:, :, None]
-    if soft_mask:
-        return np.floor(out_u8 * m + image * (1.0 - m) + 0.5).astype(np.uint8)
-    return np.where(m >= 0.5, out_u8, image).astype(np.uint8)
+    return paste_known(image, to_uint8(out), mask)
 
 
-def predict_array(model, image: np.ndarray, mask: np.ndarray, soft_mask: bool = False, strategy: str = "auto",
+def predict_array(model: Predictor, image: np.ndarray, mask: np.ndarray, soft_mask: bool = False, strategy: str = "auto",
                   max_size: int = 1024, margin: int = 64) -> np.ndarray:
     """HxWx3 RGB image (any dtype/channels the input rules accept) + HxW mask -> HxWx3 uint8.
 
@@ -60,9 +70,9 @@ def predict_array(model, image: np.ndarray, mask: np.ndarray, soft_mask: bool = 
     image, mask = load_pair(image, mask, soft=soft_mask)
     if not mask.any():
         return image.copy()
-    return run_strategy(lambda img, m: _predict_once(model, img, m, soft_mask), image, mask, strategy,
-                        int(max_size), int(margin), getattr(model, "task", "inpainting"),
-                        int(getattr(model, "min_size", 0)), soft_mask, int(getattr(model, "size_multiple", 1)))
+    return run_strategy(lambda img, m: _predict_once(model, img, m), image, mask, strategy,
+                        int(max_size), int(margin), model.task, int(model.min_size), soft_mask,
+                        int(model.size_multiple))
 
 
 @dataclass
@@ -109,7 +119,7 @@ def _check_targets(pairs: List[Tuple[str, str]], targets: List[str]) -> None:
                              "choose another --output folder")
 
 
-def predict_paths(model, image: str, mask: str, output: str, concat: bool = False,
+def predict_paths(model: Predictor, image: str, mask: str, output: str, concat: bool = False,
                   soft_mask: bool = False, **strategy) -> PredictReport:
     """Run on one image+mask or on folders; writes ``<stem>.png`` (and ``<stem>_concat.png``).
 
@@ -117,8 +127,6 @@ def predict_paths(model, image: str, mask: str, output: str, concat: bool = Fals
     input that cannot be read or processed is reported in the result and skipped; no output ever
     replaces an input file or another input's result.
     """
-    from .data.io import read_image, read_mask
-
     pairs = pair_files(image, mask)
     names = output_names([p for p, _ in pairs])
     targets = [os.path.join(output, names[p] + suffix) for p, _ in pairs

@@ -20,6 +20,7 @@ def _quickstart(args: argparse.Namespace) -> int:
     from ..config import Config
     from ..data.io import write_image
     from ..engine.trainer import Trainer
+    from ..utils.pixels import to_uint8
 
     cfg = Config(args.config, args.opts)
     out = args.output or os.path.join("output", "quickstart", os.path.basename(os.path.dirname(os.path.abspath(args.config))))
@@ -31,7 +32,7 @@ def _quickstart(args: argparse.Namespace) -> int:
         return 1
     # One held-out sample written as ordinary files, then the file-based predict tool on it.
     sample = build_dataset(cfg, "val_dataset" if cfg.get("val_dataset") else "train_dataset", "prediction")[0]
-    image = np.floor(sample["image"].transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+    image = to_uint8(sample["image"].transpose(1, 2, 0))
     mask = (sample["mask"][0] * 255).astype(np.uint8)
     inputs = os.path.join(out, "predict_inputs")
     write_image(os.path.join(inputs, "sample.png"), image)

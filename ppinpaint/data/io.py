@@ -21,6 +21,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
+from ..utils.pixels import to_uint8
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
 _max_pixels = {"value": None}
@@ -44,8 +46,7 @@ def _to_uint8(array: np.ndarray, what: str) -> np.ndarray:
     if array.dtype == bool:
         return array.astype(np.uint8) * 255
     if np.issubdtype(array.dtype, np.floating):
-        # Floats are taken as [0, 1]; quantised with +0.5 floor (no half-to-even surprises).
-        return np.floor(np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return to_uint8(array)  # floats are taken as [0, 1]
     raise InputError(f"{what}: unsupported pixel type {array.dtype}")
 
 

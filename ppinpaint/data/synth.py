@@ -11,6 +11,8 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
+from ..utils.pixels import to_uint8
+
 
 def object_mask(height: int, width: int, rng: np.random.Generator, min_area: float = 0.05,
                 max_area: float = 0.35) -> np.ndarray:
@@ -52,7 +54,7 @@ def perturb(image: np.ndarray, rng: np.random.Generator, reference: Optional[np.
         out = out * np.float32(2.0 ** rng.uniform(-0.8, 0.8))
     if rng.random() < 0.7:  # white balance
         out = out * rng.uniform(0.75, 1.25, size=3).astype(np.float32)
-    out = np.floor(np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    out = to_uint8(out)
     if np.abs(out.astype(np.int16) - image).mean() < 4:  # guarantee a visible disharmony
         out = np.clip(image.astype(np.int16) + rng.choice([-40, 40], size=3), 0, 255).astype(np.uint8)
     return out

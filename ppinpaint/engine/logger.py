@@ -9,6 +9,7 @@ import numpy as np
 import paddle
 
 from ..utils.grid import show_hole, titled_grid
+from ..utils.pixels import to_uint8
 
 ArrayLike = Union[paddle.Tensor, np.ndarray]
 GRID_ORDER = ("input", "mask", "output", "target")
@@ -22,8 +23,7 @@ def _to_nhwc_uint8(x: ArrayLike) -> np.ndarray:
     if arr.shape[1] == 1:
         arr = np.repeat(arr, 3, axis=1)
     arr = np.transpose(arr[:, :3], (0, 2, 3, 1))
-    # Explicit threshold-free quantisation: clip then +0.5 floor, independent of rounding mode.
-    return np.floor(np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return to_uint8(arr)
 
 
 def make_grid(visuals: Mapping[str, ArrayLike], order: Sequence[str] = GRID_ORDER, max_rows: int = 4,

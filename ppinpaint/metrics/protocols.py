@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Tuple
 
 import numpy as np
-
 from skimage.metrics import structural_similarity
+
+from ..utils.pixels import quantize
 
 Row = Dict[str, float]
 # (output, target, mask, input, output is itself a loaded 8-bit image such as the composite baseline)
@@ -44,7 +45,7 @@ def eight_bit(x: np.ndarray) -> np.ndarray:
     """The 0-255 levels (float64) of an 8-bit image, given as uint8 or divided by 255."""
     if x.dtype == np.uint8:
         return x.astype(np.float64)
-    return np.floor(np.clip(x.astype(np.float64), 0.0, 1.0) * 255.0 + 0.5)
+    return quantize(x.astype(np.float64))
 
 
 def truncate(x: np.ndarray) -> np.ndarray:

@@ -4,6 +4,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .pixels import to_uint8
+
 HEADER = 20            # title band height in pixels for tiles up to TITLE_WIDTH wide; wider tiles scale it
 TITLE_WIDTH = 320
 GAP = 2
@@ -62,4 +64,4 @@ def titled_grid(columns: Sequence[Sequence[np.ndarray]], titles: Sequence[str], 
 
 def mask_tile(mask: np.ndarray) -> np.ndarray:
     """HxW mask in [0,1] -> HxWx3 uint8 (white = hole / foreground)."""
-    return np.repeat(np.floor(np.clip(mask, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)[:, :, None], 3, axis=2)
+    return np.repeat(to_uint8(mask)[:, :, None], 3, axis=2)

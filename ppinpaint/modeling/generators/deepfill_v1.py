@@ -21,6 +21,7 @@ import paddle
 from paddle import nn
 
 from ...registry import NETWORKS
+from ...utils.pixels import paste_back
 from ..layers.contextual_attention import ContextualAttention
 from ..init import DEEPFILL_CONVENTIONS, init_net
 from ..layers.padded_conv import PaddedConv2D
@@ -109,7 +110,7 @@ class FineGenerator(nn.Layer):
     def forward(self, xin: paddle.Tensor, x_stage1: paddle.Tensor, mask: paddle.Tensor,
                 return_flow: bool = False) -> Tuple[paddle.Tensor, Optional[paddle.Tensor]]:
         """Refined output in [-1,1] (and the attention flow image when asked)."""
-        x1_inpaint = x_stage1 * mask + xin * (1.0 - mask)
+        x1_inpaint = paste_back(x_stage1, xin, mask)
         xnow = paddle.concat([x1_inpaint, paddle.ones_like(mask), mask], axis=1)
         x_hallu = self._run(xnow, self.conv_order)
         pm = self._run(xnow, self.attn_order)

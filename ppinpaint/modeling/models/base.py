@@ -1,9 +1,11 @@
 """The method object every model follows: nets by role, losses, one training step, inference."""
 import contextlib
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import paddle
 from paddle import nn
+
+from ...utils.pixels import paste_back
 
 
 class BaseModel:
@@ -72,12 +74,32 @@ class BaseModel:
         out = self.from_net(self.forward_infer(self.to_net(image), mask))
         # Known pixels are the input's, exactly: the nets' round trip through the value range
         # must not perturb them by a float ulp.
-        return paddle.clip(out * mask + image * (1.0 - mask), 0.0, 1.0)
+        return paddle.clip(paste_back(out, image, mask), 0.0, 1.0)
 
     @paddle.no_grad()
     def infer(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
         """Batched inference at the library boundary: [0,1] image and {0,1} mask in, [0,1] out."""
         return self.infer_graph(image, mask)
+
+    def check_batch(self, batch: Dict[str, paddle.Tensor], keys: Sequence[str]) -> None:
+        """One KeyError naming the keys a training batch lacks."""
+        missing = [k for k in keys if k not in batch]
+        if missing:
+            raise KeyError(f"{type(self).__name__} training batch lacks {missing}; it has {sorted(batch)}")
+
+    def set_requires_grad(self, roles: Iterable[str], requires_grad: bool) -> None:
+        """Turn gradients of the nets in ``roles`` on or off (the official ``set_requires_grad``)."""
+        for p in self.parameters(roles):
+            p.stop_gradient = not requires_grad
+
+    @contextlib.contextmanager
+    def frozen(self, roles: Sequence[str]) -> Iterator[None]:
+        """The critics in ``roles`` get no gradients inside (a generator update), whatever happens."""
+        self.set_requires_grad(roles, False)
+        try:
+            yield
+        finally:
+            self.set_requires_grad(roles, True)
 
     def autocast(self):
         """The mixed-precision context for forward passes (a no-op without AMP)."""

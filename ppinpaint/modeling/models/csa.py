@@ -17,6 +17,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ...registry import MODELS
+from ...utils.pixels import paste_back
 from ..layers.csa import MODES
 from ..losses.consistency import consistency_losses
 from ..losses.relativistic import RelativisticLSGAN
@@ -89,9 +90,7 @@ class CSA(BaseModel):
         return out
 
     def _inputs(self, batch: Dict[str, paddle.Tensor]):
-        missing = [k for k in ("image", "mask", "target") if k not in batch]
-        if missing:
-            raise KeyError(f"CSA training batch lacks {missing}; it has {sorted(batch)}")
+        self.check_batch(batch, ("image", "mask", "target"))
         image, mask, target = batch["image"], batch["mask"], batch["target"]
         if (image.ndim != 4 or image.shape[1] != 3 or list(mask.shape) != [image.shape[0], 1, *image.shape[2:]]
                 or list(target.shape) != list(image.shape)):
@@ -109,7 +108,7 @@ class CSA(BaseModel):
         with self.autocast():
             gen = self.generator_losses(rough, refined, real)
         self.optimize(gen["G"], "generator")
-        composite = refined.detach() * mask + image * (1.0 - mask)
+        composite = paste_back(refined.detach(), image, mask)
         self._visuals = {"input": self.from_net(image * (1.0 - mask)), "mask": mask,
                          "output": paddle.clip(self.from_net(composite), 0.0, 1.0),
                          "target": self.from_net(real)}
@@ -118,4 +117,4 @@ class CSA(BaseModel):
     def forward_infer(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
         """Both stages; the refined output pasted into the hole."""
         _, refined = self.nets["generator"](image, mask)
-        return refined * mask + image * (1.0 - mask)
+        return paste_back(refined, image, mask)

@@ -30,6 +30,7 @@ import paddle
 from paddle import nn
 
 from ...registry import MODELS
+from ...utils.pixels import paste_back
 from ..draws import Draws
 from ..losses.gradient_penalty import gradient_penalty
 from .base import BaseModel
@@ -153,7 +154,7 @@ class DeepFillV1(BaseModel):
         size = self.local_size
         incomplete = gt * (1.0 - mask)
         outputs = [x1] if x2 is None else [x1, x2]
-        completed = [o * mask + incomplete * (1.0 - mask) for o in outputs]
+        completed = [paste_back(o, incomplete, mask) for o in outputs]
         patch_src = outputs if self.l1_target == "raw" else completed
         local_gt = local_patch(gt, bbox, size)
         sd = spatial_discounting_mask(size, size, self.gamma) if self.discounted_mask else 1.0
@@ -172,9 +173,7 @@ class DeepFillV1(BaseModel):
 
     def train_step(self, batch: Dict[str, paddle.Tensor], step: int) -> Dict[str, paddle.Tensor]:
         """One critic update; every ``n_critic``-th step also one generator update (pretraining: generator only)."""
-        missing = [k for k in ("image", "mask") if k not in batch]
-        if missing:
-            raise KeyError(f"DeepFill v1 training batch lacks {missing}; it has {sorted(batch)}")
+        self.check_batch(batch, ("image", "mask"))
         if "local_discriminator" not in self.nets:
             raise ValueError("DeepFill v1 was built without critics: it can only run inference")
         mask = batch["mask"].astype("float32")
@@ -186,7 +185,7 @@ class DeepFillV1(BaseModel):
         with contextlib.nullcontext() if g_step else paddle.no_grad():
             x1, x2 = self.generate(incomplete, mask)
         predicted = x1 if x2 is None else x2
-        completed = predicted * mask + incomplete * (1.0 - mask)
+        completed = paste_back(predicted, incomplete, mask)
         draws = Draws.from_batch(batch, self.draw_names)
         terms = {}
         if not self.pretrain_coarse:
@@ -195,15 +194,9 @@ class DeepFillV1(BaseModel):
             self.optimize(terms["d"], "discriminator")
         self.last_draws = draws.taken
         if g_step:
-            critic_params = self.parameters(["local_discriminator", "global_discriminator"])
-            for p in critic_params:
-                p.stop_gradient = True
-            try:
+            with self.frozen(["local_discriminator", "global_discriminator"]):
                 g_terms = self.generator_loss(gt, mask, bbox, x1, None if self.pretrain_coarse else x2)
                 self.optimize(g_terms["g"], "generator")
-            finally:
-                for p in critic_params:
-                    p.stop_gradient = False
             terms.update(g_terms)
         self._visuals = {"input": batch["image"] * (1.0 - mask), "mask": mask,
                          "output": paddle.clip(self.from_net(completed.detach()), 0.0, 1.0),
@@ -216,4 +209,4 @@ class DeepFillV1(BaseModel):
         incomplete = image * (1.0 - mask)
         x1, x2 = self.generate(incomplete, mask)
         predicted = x1 if x2 is None else x2
-        return predicted * mask + incomplete * (1.0 - mask)
+        return paste_back(predicted, incomplete, mask)

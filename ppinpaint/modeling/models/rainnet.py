@@ -21,6 +21,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ...registry import MODELS
+from ...utils.pixels import paste_back
 from ..draws import Draws
 from ..generators.rainnet import DROPOUT_LEVELS
 from ..losses.adversarial import wgan_g_loss
@@ -102,28 +103,20 @@ class RainNet(BaseModel):
 
     def train_step(self, batch: Dict[str, paddle.Tensor], step: int) -> Dict[str, paddle.Tensor]:
         """One critic update, then one generator update; returns every term (detached)."""
-        missing = [k for k in ("image", "mask", "target") if k not in batch]
-        if missing:
-            raise KeyError(f"RainNet training batch lacks {missing}; it has {sorted(batch)}")
+        self.check_batch(batch, ("image", "mask", "target"))
         if "discriminator" not in self.nets:
             raise ValueError("RainNet was built without a discriminator: it can only run inference")
         mask = batch["mask"].astype("float32")
         comp, real = self.to_net(batch["image"]), self.to_net(batch["target"])
         draws = Draws.from_batch(batch, self.draw_names)
         output = self._generate(comp, mask, draws)
-        harmonized = output * mask + comp * (1.0 - mask)
+        harmonized = paste_back(output, comp, mask)
         alpha = draws.uniform("gp_alpha", [comp.shape[0], 1])
         d_terms = self.discriminator_loss(real, harmonized, mask, alpha.reshape([-1, 1, 1, 1]))
         self.optimize(d_terms["D"], "discriminator")
-        critic_params = self.nets["discriminator"].parameters()
-        for p in critic_params:
-            p.stop_gradient = True
-        try:
+        with self.frozen(["discriminator"]):
             g_terms = self.generator_loss(real, harmonized, mask)
             self.optimize(g_terms["G"], "generator")
-        finally:
-            for p in critic_params:
-                p.stop_gradient = False
         self.last_draws = draws.taken
         self._visuals = {"input": batch["image"], "mask": mask, "output": paddle.clip(self.from_net(harmonized), 0.0, 1.0),
                          "target": batch["target"]}
@@ -132,4 +125,4 @@ class RainNet(BaseModel):
     def forward_infer(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
         """Composite in [-1,1] + mask -> harmonized foreground on the original background (``processImage``)."""
         mask = mask.astype(image.dtype)
-        return self._generate(image, mask) * mask + image * (1.0 - mask)
+        return paste_back(self._generate(image, mask), image, mask)

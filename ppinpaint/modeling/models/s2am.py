@@ -11,6 +11,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ...registry import MODELS
+from ...utils.pixels import paste_back
 from .base import BaseModel
 
 
@@ -74,9 +75,7 @@ class S2AM(BaseModel):
 
     def train_step(self, batch: Dict[str, paddle.Tensor], step: int) -> Dict[str, paddle.Tensor]:
         """One Adam step on loss_scale · (MSE + mask terms); returns the terms (detached)."""
-        missing = [k for k in ("image", "mask", "target") if k not in batch]
-        if missing:
-            raise KeyError(f"S2AM training batch lacks {missing}; it has {sorted(batch)}")
+        self.check_batch(batch, ("image", "mask", "target"))
         image, mask, target = batch["image"], batch["mask"], batch["target"]
         net = self.nets["generator"]
         mask_free = getattr(net, "mask_free", False)
@@ -106,4 +105,4 @@ class S2AM(BaseModel):
         with self.autocast():
             output = self.nets["generator"](self._net_input(image, mask))
         output = output.astype(image.dtype)
-        return output * mask + image * (1.0 - mask)
+        return paste_back(output, image, mask)
