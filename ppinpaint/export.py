@@ -4,11 +4,10 @@ What is exported is ``BaseModel.infer_graph`` ([0,1] RGB image and {0,1} mask in
 so an exported model and ``model.infer`` compute the same function and share the pre/post-processing
 of ``ppinpaint.predict`` (see ``ppinpaint.inference``).
 """
-import contextlib
 import os
 import subprocess
 import sys
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import paddle
 import yaml
@@ -49,65 +48,6 @@ class InferenceGraph(nn.Layer):
     def forward(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
         """[N,3,H,W] image in [0,1] + [N,1,H,W] mask (1 = hole/foreground) -> [N,3,H,W] in [0,1]."""
         return self._model.infer_graph(image, mask)
-
-
-def _leaky_relu_as_maximum(x: paddle.Tensor, negative_slope: float = 0.01, name: Optional[str] = None):
-    # max(x, a*x) == leaky_relu(x) bit for bit when 0 <= a <= 1 (x >= 0: x >= a*x; x < 0: a*x > x).
-    if not 0.0 <= negative_slope <= 1.0:
-        return _ORIGINAL_LEAKY_RELU(x, negative_slope, name)
-    return paddle.maximum(x, x * negative_slope)
-
-
-_ORIGINAL_LEAKY_RELU = paddle.nn.functional.leaky_relu
-
-
-def _nearest_index(n_in, n_out) -> paddle.Tensor:
-    # Paddle's CPU kernel (align_corners False): src = int(float(in / out) * dst), in float32.
-    ratio = paddle.cast(n_in, "float32") / paddle.cast(n_out, "float32")
-    dst = paddle.arange(n_out).astype("float32")
-    return paddle.floor(dst * ratio).astype("int64")
-
-
-def _interpolate_nearest_by_gather(x: paddle.Tensor, size=None, scale_factor=None, mode: str = "nearest",
-                                   align_corners: bool = False, align_mode: int = 0, data_format: str = "NCHW",
-                                   name: Optional[str] = None, **kwargs):
-    if (mode != "nearest" or size is None or scale_factor is not None or align_corners or kwargs
-            or data_format != "NCHW" or x.ndim != 4):
-        return _ORIGINAL_INTERPOLATE(x, size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners,
-                                     align_mode=align_mode, data_format=data_format, name=name, **kwargs)
-    shape = paddle.shape(x)
-    for axis, n_out in ((2, size[0]), (3, size[1])):
-        n_out = paddle.full([], n_out, "int64") if isinstance(n_out, int) else n_out.astype("int64").reshape([])
-        x = paddle.index_select(x, _nearest_index(shape[axis], n_out), axis=axis)
-    return x
-
-
-_ORIGINAL_LEAKY_RELU = paddle.nn.functional.leaky_relu
-_ORIGINAL_INTERPOLATE = paddle.nn.functional.interpolate
-
-
-@contextlib.contextmanager
-def export_friendly_ops() -> Iterator[None]:
-    """While tracing: leaky ReLU as ``maximum(x, a*x)``, nearest resizing as two index gathers.
-
-    Both replacements compute the same values; they exist because Paddle 3.3.1 Inference with
-    oneDNN on CPU (i) segfaults in its PIR fuse pass on conv + leaky_relu graphs (deleting the pass
-    or turning IR optimisation off does not avoid it) and (ii) cannot run ``nearest_interp``
-    ("ConvertPirAttribute2RuntimeAttribute not support ArrayAttribute<DoubleAttribute>", its
-    ``scale`` attribute). ``nn.LeakyReLU`` and the models call these through the
-    ``paddle.nn.functional`` module attribute, so swapping the attributes covers every use.
-    """
-    if not paddle.get_flags("FLAGS_enable_pir_api")["FLAGS_enable_pir_api"]:
-        # The legacy program format (FLAGS_enable_pir_api=0) cannot trace these replacements and
-        # runs on the old executor, which has neither failure.
-        yield
-        return
-    functional = paddle.nn.functional
-    functional.leaky_relu, functional.interpolate = _leaky_relu_as_maximum, _interpolate_nearest_by_gather
-    try:
-        yield
-    finally:
-        functional.leaky_relu, functional.interpolate = _ORIGINAL_LEAKY_RELU, _ORIGINAL_INTERPOLATE
 
 
 def input_specs(batch: Optional[int] = None, size: Optional[Sequence[int]] = None) -> List[paddle.static.InputSpec]:
@@ -171,9 +111,10 @@ def export_model(model, output_dir: str, batch: Optional[int] = None, size: Opti
     prefix = os.path.join(output_dir, MODEL_PREFIX)
     graph = InferenceGraph(model)
     graph.eval()
-    with export_friendly_ops():
-        static = paddle.jit.to_static(graph, input_spec=input_specs(batch, size), full_graph=True)
-        paddle.jit.save(static, prefix)
+    # The nets trace their oneDNN-safe forms of leaky ReLU and nearest resizing themselves
+    # (ppinpaint.modeling.layers.portable).
+    static = paddle.jit.to_static(graph, input_spec=input_specs(batch, size), full_graph=True)
+    paddle.jit.save(static, prefix)
     info = deploy_info(model, batch, size, config, weights)
     # FLAGS_enable_pir_api=0 makes jit.save write the legacy program format.
     info["model_file"] = os.path.basename(model_files(output_dir)["program"])

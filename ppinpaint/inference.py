@@ -79,7 +79,7 @@ class PaddlePredictor(_ExportedPredictor):
         else:
             config.disable_gpu()
             config.set_cpu_math_library_num_threads(int(cpu_threads))
-            # Exports trace leaky ReLU as maximum (ppinpaint.export.export_friendly_ops), so the
+            # Exports trace leaky ReLU as maximum (ppinpaint.modeling.layers.portable), so the
             # oneDNN conv + leaky_relu fuse pass that segfaults in Paddle 3.3.1 never sees one.
             (config.enable_mkldnn if use_mkldnn else config.disable_mkldnn)()
         self.use_mkldnn = bool(use_mkldnn) and self.device == "cpu"

@@ -16,12 +16,12 @@ one: global, foreground, background.
 from typing import Optional, Tuple, Union
 
 import paddle
-import paddle.nn.functional as F
 from paddle import nn
 
 from ...registry import NETWORKS
 from ..init import init_net
 from ..layers.partial_conv import PartialConv2D, SNConv2D
+from ..layers.portable import leaky_relu
 
 NUM_CONVS = 7
 MIN_SIZE = 255   # seven unpadded 3x3 convs, six of stride 2, leave at least 1x1
@@ -63,7 +63,7 @@ class CriticTrunk(nn.Layer):
                 break
             if i > 0:   # the official norm2..norm6 / norm2f..norm6f (no parameters)
                 x = instance_norm(x)
-            x = F.leaky_relu(x, 0.2)
+            x = leaky_relu(x, 0.2)
         return x
 
     def forward(self, x: paddle.Tensor, mask: paddle.Tensor) -> Tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor]:
@@ -101,8 +101,8 @@ class RainNetDiscriminator(nn.Layer):
             raise ValueError(f"RainNetDiscriminator needs H, W >= {MIN_SIZE}, got {image.shape[2]}x{image.shape[3]}")
         whole, fore, back = self.D(image, mask.astype(image.dtype))
         realism = self.convg3(whole)
-        sim = F.leaky_relu(self.convl1(fore * back), 0.2)
-        verification = self.convl3(F.leaky_relu(self.convl2(sim), 0.2))
+        sim = leaky_relu(self.convl1(fore * back), 0.2)
+        verification = self.convl3(leaky_relu(self.convl2(sim), 0.2))
         if gp:
             return (realism + verification) * 0.5
         return realism, verification

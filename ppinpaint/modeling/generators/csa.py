@@ -19,6 +19,7 @@ from paddle import nn
 from ...registry import NETWORKS
 from ..init import init_net
 from ..layers.csa import MODES, CoherentSemanticAttention, csa_feature_mask
+from ..layers.portable import LeakyReLU
 
 
 def _norm(channels: int) -> nn.Layer:
@@ -76,9 +77,9 @@ def _rough_block(outer: int, inner: int, sub: Optional[nn.Layer], in_ch: Optiona
     if outermost:
         return _SkipBlock([down, sub, nn.ReLU(), nn.Conv2DTranspose(inner * 2, outer, 4, 2, 1), nn.Tanh()], True)
     if sub is None:
-        return _SkipBlock([nn.LeakyReLU(0.2), down, nn.ReLU(), nn.Conv2DTranspose(inner, outer, 4, 2, 1),
+        return _SkipBlock([LeakyReLU(0.2), down, nn.ReLU(), nn.Conv2DTranspose(inner, outer, 4, 2, 1),
                            _norm(outer)], False)
-    return _SkipBlock([nn.LeakyReLU(0.2), down, _norm(inner), sub, nn.ReLU(),
+    return _SkipBlock([LeakyReLU(0.2), down, _norm(inner), sub, nn.ReLU(),
                        nn.Conv2DTranspose(inner * 2, outer, 4, 2, 1), _norm(outer)], False)
 
 
@@ -92,9 +93,9 @@ def _refine_block(outer: int, inner: int, sub: Optional[nn.Layer], in_ch: Option
                            nn.Conv2DTranspose(inner * 2, outer, 3, 1, 1)], True)
     dilated = nn.Conv2D(in_ch, in_ch, 4, 2, 3, dilation=2)
     if sub is None:
-        return _SkipBlock([nn.LeakyReLU(0.2), dilated, nn.ReLU(), nn.Conv2DTranspose(inner, outer, 4, 2, 1),
+        return _SkipBlock([LeakyReLU(0.2), dilated, nn.ReLU(), nn.Conv2DTranspose(inner, outer, 4, 2, 1),
                            _norm(outer)], False)
-    down = [nn.LeakyReLU(0.2), dilated, _norm(in_ch), nn.LeakyReLU(0.2), nn.Conv2D(in_ch, inner, 3, 1, 1)]
+    down = [LeakyReLU(0.2), dilated, _norm(in_ch), LeakyReLU(0.2), nn.Conv2D(in_ch, inner, 3, 1, 1)]
     up = [nn.ReLU(), nn.Conv2DTranspose(inner * 2, outer, 3, 1, 1), _norm(outer),
           nn.ReLU(), nn.Conv2DTranspose(outer, outer, 4, 2, 1), _norm(outer)]
     if csa is None:

@@ -25,6 +25,7 @@ from ...utils.pixels import paste_back
 from ..layers.contextual_attention import ContextualAttention
 from ..init import DEEPFILL_CONVENTIONS, init_net
 from ..layers.padded_conv import PaddedConv2D
+from ..layers.portable import upsample2x_nearest
 
 CHANNEL_ORDERS = ("rgb", "bgr")
 
@@ -36,15 +37,6 @@ def _stack(padding: str, spec) -> dict:
 
 def _atrous(prefix: str, c: int):
     return [(f"{prefix}{i}_atrous", c, c, 3, 1, rate, "elu") for i, rate in ((7, 2), (8, 4), (9, 8), (10, 16))]
-
-
-def _upsample(x: paddle.Tensor) -> paddle.Tensor:
-    # TF's aligned nearest x2 resize and torch's nearest x2 both repeat each pixel twice. Written
-    # as stack + reshape: oneDNN inference cannot run an interpolate whose scale is an attribute,
-    # and onnxruntime rejects the Tile that repeat_interleave becomes.
-    x = paddle.stack([x, x], axis=4).reshape([0, 0, 0, -1])
-    width = x.shape[3] if paddle.in_dynamic_mode() else paddle.shape(x)[3]
-    return paddle.stack([x, x], axis=3).reshape([0, 0, -1, width])
 
 
 class CoarseGenerator(nn.Layer):
@@ -70,7 +62,7 @@ class CoarseGenerator(nn.Layer):
         x = paddle.concat([x, paddle.ones_like(mask), mask], axis=1)
         for name in self.order:
             if name in ("conv13", "conv15"):
-                x = _upsample(x)
+                x = upsample2x_nearest(x)
             x = getattr(self, name)(x)
         return paddle.clip(x, -1.0, 1.0)
 
@@ -103,7 +95,7 @@ class FineGenerator(nn.Layer):
     def _run(self, x: paddle.Tensor, names) -> paddle.Tensor:
         for name in names:
             if name in ("allconv13", "allconv15"):
-                x = _upsample(x)
+                x = upsample2x_nearest(x)
             x = getattr(self, name)(x)
         return x
 

@@ -23,6 +23,7 @@ from paddle import nn
 from ...registry import NETWORKS
 from ..draws import Draws
 from ..init import init_net
+from ..layers.portable import leaky_relu
 from ..layers.rain import RAIN
 
 NUM_LEVELS = 8
@@ -84,7 +85,7 @@ class RainNetGenerator(nn.Layer):
         skips = []
         h = self.down[0](x)
         for level in range(1, NUM_LEVELS):
-            skip = F.leaky_relu(h, 0.2)           # in-place in the official code: the skip is activated
+            skip = leaky_relu(h, 0.2)           # in-place in the official code: the skip is activated
             skips.append(skip)
             h = self.down[level](skip)
             if level < NUM_LEVELS - 1:

@@ -14,6 +14,7 @@ from paddle import nn
 
 from ...registry import NETWORKS
 from ..init import init_net
+from ..layers.portable import leaky_relu
 from ..layers.s2am import S2AM, MaskFreeS2AM, known
 
 NUM_LEVELS = 8
@@ -113,7 +114,7 @@ class S2AMUNet(nn.Layer):
             if i > 0:
                 # Official quirk kept: the LeakyReLU(0.2) before each inner down conv is in-place,
                 # so the skip connection carries leaky_relu(x), not x.
-                h = F.leaky_relu(h, 0.2)
+                h = leaky_relu(h, 0.2)
                 skips.append(h)
             h = level.down(h)
         predicted = []

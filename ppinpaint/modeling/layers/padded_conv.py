@@ -11,6 +11,8 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
+from .portable import leaky_relu
+
 PADDINGS = ("tf_same", "symmetric", "zero")
 ACTIVATIONS = ("elu", "relu", "lrelu", None)
 
@@ -67,5 +69,5 @@ class PaddedConv2D(nn.Layer):
         if self.activation == "relu":
             return F.relu(x)
         if self.activation == "lrelu":
-            return F.leaky_relu(x, 0.2)
+            return leaky_relu(x, 0.2)
         return x

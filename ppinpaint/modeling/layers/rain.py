@@ -9,8 +9,9 @@ the official ``RAIN`` (junleen/RainNet ``models/normalize.py``).
 from typing import Tuple
 
 import paddle
-import paddle.nn.functional as F
 from paddle import nn
+
+from .portable import resize_nearest
 
 
 def region_mean_std(x: paddle.Tensor, region: paddle.Tensor, eps: float) -> Tuple[paddle.Tensor, paddle.Tensor]:
@@ -50,8 +51,7 @@ class RAIN(nn.Layer):
             raise ValueError(f"RAIN needs x [N,C,H,W] and mask [N,1,h,w] with the same N; "
                              f"got {list(x.shape)} and {list(mask.shape)}")
         # torch 'nearest' (floor of i * in/out) is Paddle's nearest with align_corners=False.
-        mask = F.interpolate(mask.detach().astype(x.dtype), size=x.shape[2:], mode="nearest",
-                             align_corners=False)
+        mask = resize_nearest(mask.detach().astype(x.dtype), x.shape[2:])
         back = 1.0 - mask
         mean_b, std_b = region_mean_std(x, back, self.eps)
         mean_f, std_f = region_mean_std(x, mask, self.eps)

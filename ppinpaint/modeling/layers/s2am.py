@@ -16,6 +16,8 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
+from .portable import resize_nearest
+
 
 def gaussian_kernel(size: int = 5, sigma: float = 1.0) -> np.ndarray:
     """The official 2-D smoothing kernel, float32 [1,1,size,size], normalised to sum 1.
@@ -75,7 +77,7 @@ def mask_to_feature(mask: paddle.Tensor, height: int, width: int, stride: Option
     stride = mw // width
     if stride >= 2 and mw == stride * width and mh == stride * height:
         return mask_at_stride(mask, stride)
-    return (F.interpolate(mask, size=[height, width], mode="nearest") > 0.5).astype(mask.dtype)
+    return (resize_nearest(mask, [height, width]) > 0.5).astype(mask.dtype)
 
 
 class ChannelGate(nn.Layer):
