@@ -87,6 +87,15 @@ class BaseModel:
         if missing:
             raise KeyError(f"{type(self).__name__} training batch lacks {missing}; it has {sorted(batch)}")
 
+    def check_inputs(self, image: paddle.Tensor, mask: paddle.Tensor) -> None:
+        """One ValueError for an image and mask that are not [N,3,H,W] and [N,1,H,W] of one N, H, W."""
+        # Eager only: in an exported graph N, H and W are symbolic and the check cannot be a Python bool.
+        if paddle.in_dynamic_mode() and (
+                image.ndim != 4 or image.shape[1] != 3 or mask.ndim != 4 or mask.shape[1] != 1
+                or mask.shape[0] != image.shape[0] or mask.shape[2:] != image.shape[2:]):
+            raise ValueError(f"{type(self).__name__} needs image [N,3,H,W] and mask [N,1,H,W] of the same N, H, W; "
+                             f"got {list(image.shape)} and {list(mask.shape)}")
+
     def set_requires_grad(self, roles: Iterable[str], requires_grad: bool) -> None:
         """Turn gradients of the nets in ``roles`` on or off (the official ``set_requires_grad``)."""
         for p in self.parameters(roles):

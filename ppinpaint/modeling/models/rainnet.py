@@ -58,12 +58,7 @@ class RainNet(BaseModel):
 
     def _generate(self, comp: paddle.Tensor, mask: paddle.Tensor, draws: Optional[Draws] = None) -> paddle.Tensor:
         """Raw generator output for a composite in [-1,1] (the mask added as input if 4-channel)."""
-        # Eager only: in an exported graph N, H and W are symbolic and the check cannot be a Python bool.
-        if paddle.in_dynamic_mode() and (
-                comp.ndim != 4 or comp.shape[1] != 3 or mask.ndim != 4 or mask.shape[1] != 1
-                or mask.shape[0] != comp.shape[0] or mask.shape[2:] != comp.shape[2:]):
-            raise ValueError(f"RainNet needs image [N,3,H,W] and mask [N,1,H,W] of the same N, H, W; "
-                             f"got {list(comp.shape)} and {list(mask.shape)}")
+        self.check_inputs(comp, mask)
         net = self.nets["generator"]
         inputs = paddle.concat([comp, mask], axis=1) if getattr(net, "input_nc", 3) == 4 else comp
         with self.autocast():

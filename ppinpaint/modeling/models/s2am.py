@@ -65,12 +65,7 @@ class S2AM(BaseModel):
 
     def _net_input(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
         """The official 4-channel input; mismatched shapes are one clear error."""
-        # Eager only: in an exported graph N, H and W are symbolic and the check cannot be a Python bool.
-        if paddle.in_dynamic_mode() and (
-                image.ndim != 4 or image.shape[1] != 3 or mask.ndim != 4 or mask.shape[1] != 1
-                or mask.shape[0] != image.shape[0] or mask.shape[2:] != image.shape[2:]):
-            raise ValueError(f"S2AM needs image [N,3,H,W] and mask [N,1,H,W] of the same N, H, W; "
-                             f"got {list(image.shape)} and {list(mask.shape)}")
+        self.check_inputs(image, mask)
         return paddle.concat([image, mask.astype(image.dtype)], axis=1)
 
     def train_step(self, batch: Dict[str, paddle.Tensor], step: int) -> Dict[str, paddle.Tensor]:
