@@ -12,7 +12,7 @@ import ppinpaint
 from ppinpaint.data.io import read_image, write_image
 from ppinpaint.export import ExportError, export_model, export_onnx, read_deploy
 from ppinpaint.inference import OnnxPredictor, PaddlePredictor
-from ppinpaint.predict import predict_array
+from ppinpaint.predict import Predictor, predict_array
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -62,6 +62,7 @@ def test_paddle_inference_matches_eager_with_onednn(exported):
     assert deploy["inputs"]["image"]["value_range"] == [0.0, 1.0] and deploy["dynamic_batch"]
     assert deploy["fixed_size"] is None
     predictor = PaddlePredictor(out, device="cpu")
+    assert isinstance(predictor, Predictor) and isinstance(model, Predictor)  # both run through predict_array
     assert predictor.use_mkldnn == (name != "deepfill_v1") == deploy["onednn"]
     h, w = SIZES.get(name, (256, 256))
     image, mask = _batch(2, h, w)
