@@ -25,8 +25,12 @@ class Registry:
         if self._filled:
             return
         self._filled = True  # before importing: a provider module may look itself up while loading
-        for name in self.providers:
-            import_submodules(importlib.import_module(name))
+        try:
+            for name in self.providers:
+                import_submodules(importlib.import_module(name))
+        except BaseException:
+            self._filled = False  # a failed import is reported again, not hidden behind a half-full registry
+            raise
 
     def register(self, obj: Optional[Callable] = None, *, name: Optional[str] = None):
         """Register ``obj`` under ``name`` (default: its ``__name__``); usable as a decorator."""
@@ -72,8 +76,3 @@ CONVERTERS = Registry("weight converter", ["ppinpaint.convert"])
 # What a config's ``type:`` may name (converters are not built from configs).
 ALL = (MODELS, NETWORKS, DATASETS, MASKS, METRICS, OPTIMIZERS, LR_SCHEDULERS)
 
-
-def register_all() -> None:
-    """Fill every registry (what ``build`` does before looking a ``type:`` up)."""
-    for registry in ALL + (CONVERTERS,):
-        registry.fill()
