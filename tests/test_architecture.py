@@ -19,9 +19,10 @@ FLOORS = [
      "ppinpaint.convert.run", "ppinpaint.__version__"),
     # components, independent of each other
     ("ppinpaint.data", "ppinpaint.metrics", "ppinpaint.modeling"),
-    # what stands on the components: training, prediction, export, the converters' per-method mappings
+    # what stands on the components: training, prediction, export, the converters' per-method mappings,
+    # scoring result folders (metrics over files and datasets)
     ("ppinpaint.engine", "ppinpaint.api", "ppinpaint.predict", "ppinpaint.highres", "ppinpaint.export",
-     "ppinpaint.inference", "ppinpaint.convert", "ppinpaint.demo"),
+     "ppinpaint.inference", "ppinpaint.convert", "ppinpaint.demo", "ppinpaint.metrics.folders"),
     ("ppinpaint.commands",),
     ("ppinpaint.cli", "ppinpaint.__main__", "ppinpaint"),
 ]
@@ -98,7 +99,7 @@ def test_every_module_has_a_floor():
 
 @pytest.mark.parametrize("source, target", [
     ("ppinpaint/modeling/models/base.py", "from ...engine.distributed import all_reduce_gradients"),
-    ("ppinpaint/metrics/folders.py", "from ..modeling.models.base import BaseModel"),
+    ("ppinpaint/metrics/inpaint.py", "from ..modeling.models.base import BaseModel"),
     ("ppinpaint/config.py", "from .commands.common import USER_ERRORS"),
 ])
 def test_the_check_fails_on_a_wrong_way_import(tmp_path, monkeypatch, source, target):
