@@ -38,13 +38,8 @@ def build_metrics(configs: List[Any], task: str, origin=None, protocol: Optional
         c = dict(c) if isinstance(c, dict) else {"type": c}
         if c.get("type") in DEFAULT_METRICS.values():
             c = {**{k: v for k, v in shared.items() if v is not None}, **c}
-        try:
-            metrics.append(build(c, METRICS, where=f"eval.metrics[{i}]", origin=origin))
-        except ValueError as e:
-            if isinstance(e, ConfigError):
-                raise
-            where = f"eval.metrics[{i}]" if configs_given else "eval"
-            raise ConfigError(f"{where} ({c['type']}): {e} (config {origin(where) if origin else 'config'})") from None
+        # The builder names the section in its errors: the task's default metric is configured by eval.*.
+        metrics.append(build(c, METRICS, where=f"eval.metrics[{i}]" if configs_given else "eval", origin=origin))
     return metrics
 
 
