@@ -18,6 +18,7 @@ from ppinpaint.data.io import InputError, write_image
 from ppinpaint.data.quickstart import bundled_photos
 from ppinpaint.demo.bank import ModelBank, ModelSpec, QUICKSTART, quickstart_specs, read_model_list, spec_from_arg
 from ppinpaint.demo.images import brush_mask, editor_inputs, place
+from ppinpaint.engine.checkpoint import MODEL_FILE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -100,10 +101,16 @@ def test_model_list_and_weights_args(tmp_path):
         read_model_list(str(listing))
     assert spec_from_arg("c.yml=w.pdparams") == ModelSpec("c.yml", "w.pdparams")
     run = tmp_path / "run"
-    run.mkdir()
+    (run / "checkpoints" / "best").mkdir(parents=True)
+    (run / "checkpoints" / "best" / MODEL_FILE).write_bytes(b"")
     (run / "config.yml").write_text("{}")
     assert spec_from_arg(str(run)) == ModelSpec(str(run / "config.yml"), str(run))
-    with pytest.raises(ValueError, match="run folder"):
+    listing.write_text(f"- {{weights: {run}/checkpoints, name: Run}}\n")
+    assert read_model_list(str(listing)) == [ModelSpec(str(run / "config.yml"), str(run / "checkpoints"), "Run")]
+    (tmp_path / "w.pdparams").write_bytes(b"")
+    with pytest.raises(ValueError, match="not inside a training run"):
+        spec_from_arg(str(tmp_path / "w.pdparams"))
+    with pytest.raises(FileNotFoundError, match="no weights"):
         spec_from_arg(str(tmp_path))
     assert len(quickstart_specs()) == len(QUICKSTART)
 
@@ -138,7 +145,7 @@ def test_bank_serves_concurrent_runs_in_turn(bank):
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-    for args, message in ((["--weights", str(tmp_path)], "run folder"),
+    for args, message in ((["--weights", str(tmp_path)], "no weights at"),
                           (["--models", str(tmp_path / "none.yml")], "cannot read the model list"),
                           (["--weights", f"{ROOT}/configs/rainnet/quickstart.yml={tmp_path}/w.pdparams"],
                            "model 'quickstart · w.pdparams': weights not found")):

@@ -71,8 +71,8 @@ class Downloads:
 
 
 def _upload(label: str, elem_id: str, reader: Callable[[str], object], **kwargs):
-    """An image upload and the state holding it as the toolkit's input rules read it (bit depth, alpha,
-    EXIF, size limits), not Gradio's decoder, so a bad file is one message naming it."""
+    """An image upload and the state holding it as the toolkit's input rules read it (as tools/predict.py
+    reads files), not as Gradio's decoder does, so a bad file is one message naming it."""
     image = gr.Image(type="filepath", image_mode=None, format="png", sources=["upload"], label=label,
                      elem_id=elem_id, **kwargs)
     state = gr.State(None)

@@ -16,7 +16,6 @@ CONFIG_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.pa
 QUICKSTART = (("DeepFill v1", "deepfill_v1/quickstart.yml"), ("CSA", "csa/quickstart.yml"),
               ("RainNet", "rainnet/quickstart.yml"), ("S²AM", "s2am/quickstart.yml"),
               ("S²AM mask-free", "s2am/quickstart_mask_free.yml"))
-RUN_CONFIG = "config.yml"   # what a training run writes beside its checkpoints/
 
 
 @dataclass
@@ -47,18 +46,21 @@ def quickstart_specs(root: str = CONFIG_ROOT) -> List[ModelSpec]:
 
 
 def spec_from_arg(arg: str) -> ModelSpec:
-    """``--weights`` value: a run folder (its config.yml and latest checkpoint) or ``CONFIG=WEIGHTS``."""
+    """``--weights`` value: ``CONFIG=WEIGHTS``, or weights inside a training run (the run's config.yml)."""
     if "=" in arg and not os.path.exists(arg):
         config, weights = arg.split("=", 1)
         return ModelSpec(config, weights or None)
-    if os.path.isdir(arg) and os.path.isfile(os.path.join(arg, RUN_CONFIG)):
-        return ModelSpec(os.path.join(arg, RUN_CONFIG), arg)
-    raise ValueError(f"--weights {arg}: expected a training run folder (with {RUN_CONFIG}) or CONFIG=WEIGHTS "
-                     "(a config and its .safetensors / checkpoint folder)")
+    from ..engine.checkpoint import resolve_weights
+
+    _, config, _ = resolve_weights(arg)
+    if not config or not os.path.isfile(config):
+        raise ValueError(f"--weights {arg}: not inside a training run with a config.yml; give CONFIG={arg}")
+    return ModelSpec(config, arg)
 
 
 def read_model_list(path: str) -> List[ModelSpec]:
-    """A YAML list of ``{config, weights, name}`` (paths relative to the list file)."""
+    """A YAML list of ``{config, weights, name}`` (paths relative to the list file; ``config`` may be left
+    out when ``weights`` lie in a training run)."""
     try:
         with open(path, encoding="utf-8") as f:
             entries = yaml.safe_load(f)
@@ -71,26 +73,25 @@ def read_model_list(path: str) -> List[ModelSpec]:
     here = os.path.dirname(os.path.abspath(path))
     specs = []
     for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or "config" not in entry:
-            raise ValueError(f"{path}: entry {i} must be a mapping with a 'config' key, got {entry!r}")
+        if not isinstance(entry, dict) or not ({"config", "weights"} & set(entry)):
+            raise ValueError(f"{path}: entry {i} must be a mapping with 'config' and/or 'weights', got {entry!r}")
         unknown = sorted(set(entry) - {"config", "weights", "name"})
         if unknown:
             raise ValueError(f"{path}: entry {i} has unknown key(s) {unknown} (known: config, weights, name)")
         resolve = lambda p: p if p is None or os.path.isabs(str(p)) else os.path.join(here, str(p))  # noqa: E731
-        specs.append(ModelSpec(resolve(entry["config"]), resolve(entry.get("weights")), entry.get("name")))
+        weights = resolve(entry.get("weights"))
+        config = resolve(entry["config"]) if "config" in entry else spec_from_arg(weights).config
+        specs.append(ModelSpec(config, weights, entry.get("name")))
     return specs
 
 
 def _load(spec: ModelSpec):
     from ..api import load_model
+    from ..engine.checkpoint import resolve_weights
 
-    weights = spec.weights
-    if weights and os.path.isdir(weights) and os.path.isfile(os.path.join(weights, RUN_CONFIG)):
-        from ..engine.checkpoint import resolve_checkpoint
-
-        weights = resolve_checkpoint(weights)
     try:
-        return load_model(spec.config, weights)
+        # A run folder or its checkpoints/ means its best checkpoint, else its latest (as every command).
+        return load_model(spec.config, resolve_weights(spec.weights)[0] if spec.weights else None)
     except (ValueError, OSError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         raise type(e)(f"model '{spec.label}': {msg}") from None
