@@ -241,8 +241,14 @@ def _open_tab(driver, tab):
     _find(driver, f"#{tab}-button").click()
 
 
-def _upload(driver, elem_id, path):
+def _upload(driver, elem_id, path, expect="read:"):
+    """Upload ``path`` and wait until the server has read it (the line under the upload says so)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
     _find(driver, f"#{elem_id} input[type=file]").send_keys(path)
+    info = driver.find_elements("css selector", f"#{elem_id}-info")
+    if info:
+        WebDriverWait(driver, 60).until(lambda d: expect in info[0].text)
 
 
 def _stroke(driver, prefix, dx=-40, length=80):
@@ -261,7 +267,7 @@ def _stroke(driver, prefix, dx=-40, length=80):
     for _ in range(length // 10):
         chain.move_by_offset(10, 0)
     chain.release().perform()
-    time.sleep(0.5)   # the editor turns the stroke into its layer image before the next click reads it
+    time.sleep(1.5)   # the editor turns the stroke into its layer image before the next click reads it
 
 
 def _wait_toast(driver, text):
@@ -329,7 +335,7 @@ def test_harmonize_tab_in_browser(page):
     bg = _harmonization_inputs(files)
     _open_tab(driver, "tab-harmonize")
     (files / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really" * 50)
-    _upload(driver, "harmonize-background", str(files / "corrupt.png"))
+    _upload(driver, "harmonize-background", str(files / "corrupt.png"), expect="not usable")
     _upload(driver, "harmonize-foreground", str(files / "fg.png"))
     _wait_toast(driver, "cannot read corrupt.png")
     _upload(driver, "harmonize-background", str(files / "bg.png"))

@@ -71,23 +71,26 @@ class Downloads:
 
 
 def _upload(label: str, elem_id: str, reader: Callable[[str], object], **kwargs):
-    """An image upload and the state holding it as the toolkit's input rules read it (as tools/predict.py
-    reads files), not as Gradio's decoder does, so a bad file is one message naming it."""
+    """An image upload, the state holding it as the toolkit's input rules read it (as tools/predict.py
+    reads files, not as Gradio's decoder does, so a bad file is one message naming it) and a line saying
+    what was read."""
     image = gr.Image(type="filepath", image_mode=None, format="png", sources=["upload"], label=label,
                      elem_id=elem_id, **kwargs)
-    state = gr.State(None)
+    state, info = gr.State(None), gr.Markdown("", elem_id=f"{elem_id}-info")
 
     def read(payload):
         if not payload:
-            return None
+            return None, ""
         try:
-            return reader(payload["path"])
+            value = reader(payload["path"])
         except USER_ERRORS as e:
             gr.Warning(str(e).replace(payload["path"], payload.get("orig_name") or "the upload"))
-            return None
+            return None, "not usable"
+        array, alpha = value if isinstance(value, tuple) else (value, None)
+        return value, f"read: {array.shape[1]}×{array.shape[0]} px" + (", with alpha" if alpha is not None else "")
 
     # Raw payloads (preprocess=False): Gradio's own decoder never sees the file.
-    image.change(read, image, state, preprocess=False)
+    image.change(read, image, [state, info], preprocess=False)
     return image, state
 
 
