@@ -251,17 +251,19 @@ def _upload(driver, elem_id, path, expect="read:"):
         WebDriverWait(driver, 60).until(lambda d: expect in info[0].text)
 
 
-def _stroke(driver, prefix, dx=-40, length=80):
-    """Press, drag horizontally through the canvas centre, release: a brush stroke by mouse events."""
+def _stroke(driver, prefix, zoom, dx=-40, length=80):
+    """Press, drag horizontally through the canvas centre, release: a brush stroke by mouse events
+    (``zoom``: the editor's zoom before the photo was uploaded)."""
     import time
 
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    # The server has the photo once the page shows its size (the editor's upload event).
-    info = _find(driver, f"#{prefix}-photo-info")
-    WebDriverWait(driver, 60).until(lambda d: "px" in info.text)
+    # The editor shows the photo: its upload prompt is gone and its zoom fits the photo.
+    WebDriverWait(driver, 60).until(lambda d: not d.find_elements(By.CSS_SELECTOR, f"#{prefix}-editor .empty")
+                                    and d.find_element(By.CSS_SELECTOR, f"#{prefix}-editor .zoom-number").text != zoom)
+    time.sleep(1.0)
     canvas = driver.find_elements(By.CSS_SELECTOR, f"#{prefix}-editor canvas")[-1]
     chain = ActionChains(driver).move_to_element_with_offset(canvas, dx, 0).click_and_hold()
     for _ in range(length // 10):
@@ -292,8 +294,9 @@ def test_inpaint_tab_in_browser(page):
     photo = np.ascontiguousarray(cv2.resize(bundled_photos(("astronaut.png",))[0], (128, 128),
                                             interpolation=cv2.INTER_AREA))
     write_image(str(files / "photo.png"), photo)
+    zoom = _find(driver, "#inpaint-editor .zoom-number").text
     _upload(driver, "inpaint-editor", str(files / "photo.png"))
-    _stroke(driver, "inpaint")
+    _stroke(driver, "inpaint", zoom)
     _find(driver, "#inpaint-run").click()
     status = _wait_status(driver, "inpaint-status")
     assert "engine eager" in status and "device" in status and "threads" in status
@@ -360,8 +363,9 @@ def test_remove_then_insert_in_browser(page):
     driver, files = page
     _open_tab(driver, "tab-remove")
     bg = _harmonization_inputs(files)
+    zoom = _find(driver, "#remove-editor .zoom-number").text
     _upload(driver, "remove-editor", str(files / "bg.png"))
-    _stroke(driver, "remove")
+    _stroke(driver, "remove", zoom)
     _find(driver, "#remove-run").click()
     assert "DeepFill" in _wait_status(driver, "remove-status")
     cleaned = _read_back(driver, "remove-cleaned")
