@@ -42,13 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--save-fid-stats", metavar="NPZ", help="write the FID statistics of --gt and exit")
     p.add_argument("--lpips-weights", nargs="+", metavar="FILE",
                    help="converted lpips .safetensors, or torchvision's backbone .pth and lpips' lin .pth")
-    p.add_argument("--output", metavar="DIR", help="where metrics.json and metrics.csv go")
+    p.add_argument("--output", metavar="DIR",
+                   help="where metrics.json, metrics.csv, per_image.csv and VisualDL scalars (vdl/) go")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
 def _eval_folders(args: argparse.Namespace) -> int:
     from ..data.io import InputError
+    from ..engine.evaluator import log_scalars
     from ..metrics.folders import PIXEL_METRICS, evaluate_folders, evaluate_iharmony4, save_fid_stats
     from ..metrics.perceptual import FID, LPIPS
     from ..metrics.protocols import PROTOCOLS
@@ -70,7 +72,8 @@ def _eval_folders(args: argparse.Namespace) -> int:
     task = "harmonization" if args.iharmony4 else (
         args.task or (PROTOCOLS[args.protocol].task if args.protocol else "inpainting"))
     pixel = args.mask or args.iharmony4
-    metrics = [PIXEL_METRICS[task](protocol=args.protocol, bins=args.bins, baseline=not args.no_baseline)] if pixel else []
+    metrics = ([PIXEL_METRICS[task](protocol=args.protocol, bins=args.bins, baseline=not args.no_baseline)]
+               if pixel else [])
     if args.fid_weights:
         metrics.append(FID(weights=args.fid_weights, dims=args.fid_dims, ref_stats=args.fid_stats))
     if args.lpips_weights:
@@ -85,6 +88,7 @@ def _eval_folders(args: argparse.Namespace) -> int:
     print(format_table(results, metrics))
     if args.output:
         write_report(results, args.output, metrics)
+        log_scalars(results, os.path.join(args.output, "vdl"))
         print(f"metrics written to {os.path.join(args.output, 'metrics.json')}")
     return 0
 

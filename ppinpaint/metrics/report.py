@@ -91,6 +91,7 @@ def format_table(results: Dict[str, float], metrics: Iterable = ()) -> str:
     for run, group in order:
         values = cells[(run, group)]
         n = values.get("num_samples", results.get("num_samples") if group == "all" else None)
-        lines.append("  ".join([run.ljust(run_width), group.ljust(width), (f"{int(n):6d}" if n is not None else " " * 6)]
+        count = f"{int(n):6d}" if n is not None else " " * 6
+        lines.append("  ".join([run.ljust(run_width), group.ljust(width), count]
                                + [f"{values[k]:10.4f}" if k in values else " " * 10 for k in names]))
     return "\n".join(lines)

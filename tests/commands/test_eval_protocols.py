@@ -55,6 +55,7 @@ def test_eval_folders_iharmony4_leaderboard_command(tmp_path, capsys):
     data = json.loads((out / "metrics.json").read_text())
     assert data["protocol"]["follows"].startswith("bcmi/Image-Harmonization-Dataset-iHarmony4 DoveNet/test.py")
     assert data["num_samples"] == 2 and data["mse"] < data["composite:mse"]
+    assert (out / "vdl").is_dir() and (out / "per_image.csv").is_file()
     capsys.readouterr()
     assert main(["eval-folders", "--pred", str(pred), "--protocol", "fmse", "--no-progress"]) == 2
     assert "give --gt" in capsys.readouterr().err

@@ -45,7 +45,8 @@ def test_full_resolution_harmonization_beside_256(tmp_path, s2am):
     metrics = build_metrics([], "harmonization", protocol="s2am")  # 8-bit levels exactly as read
     results = evaluate(s2am, dataset, metrics, progress=False, full_resolution=280,
                        highres={"strategy": "auto", "max_size": 1024, "margin": 64, "unrelated": 1})
-    assert {"psnr", "composite:psnr", "full-res:psnr", "full-res composite:psnr", "full-res:Synthetic/psnr"} <= set(results)
+    assert {"psnr", "composite:psnr", "full-res:psnr", "full-res composite:psnr",
+            "full-res:Synthetic/psnr"} <= set(results)
     # the full-resolution baseline is the composite at the capped size (300 -> 280), scored by the protocol
     expected = []
     for i in range(2):

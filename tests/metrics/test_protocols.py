@@ -171,8 +171,8 @@ def test_protocol_names_tasks_and_versions():
 def test_ratio_bins_and_grouped_means():
     bins = RatioBins((0.0, 0.05, 0.15, 1.0), "fg")
     assert bins.labels == ["fg0-5pct", "fg5-15pct", "fg15-100pct"]
-    assert [bins.label(x) for x in (0.0, 0.0499, 0.05, 0.15, 1.0)] == ["fg0-5pct", "fg0-5pct", "fg5-15pct", "fg15-100pct",
-                                                                        "fg15-100pct"]
+    labels = [bins.label(x) for x in (0.0, 0.0499, 0.05, 0.15, 1.0)]
+    assert labels == ["fg0-5pct", "fg0-5pct", "fg5-15pct", "fg15-100pct", "fg15-100pct"]
     assert RatioBins((0.0, 0.1, 0.2), "hole").label(0.5) is None
     with pytest.raises(ValueError, match="increasing"):
         RatioBins((0.1, 0.05), "fg")
@@ -216,8 +216,9 @@ def test_report_records_protocol_runs_and_groups(tmp_path):
     assert data["protocol"]["name"] == "iharmony4" and data["protocol"]["version"] == 1
     assert data["bins"]["edges"] == [0.0, 0.05, 0.15, 1.0] and data["baseline"] == "composite"
     rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
-    assert [(r["run"], r["group"]) for r in rows][:3] == [("model", "all"), ("model", "HCOCO"), ("model", "fg15-100pct")]
-    assert ("composite", "all") in [(r["run"], r["group"]) for r in rows]
+    groups = [(r["run"], r["group"]) for r in rows]
+    assert groups[:3] == [("model", "all"), ("model", "HCOCO"), ("model", "fg15-100pct")]
+    assert ("composite", "all") in groups
     table = format_table(results, [m])
     assert table.startswith("protocol iharmony4 v1") and "composite" in table
     assert split_key("full-res composite:HCOCO fg0-5pct/psnr") == ("full-res composite", "HCOCO fg0-5pct", "psnr")
