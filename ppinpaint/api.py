@@ -5,7 +5,11 @@ from typing import Iterable, Optional, Union
 from .builder import build
 from .config import Config
 from .registry import MODELS
+from .utils import runtime
 from .utils.weight_files import check_finite, read_state_file
+
+# Loaded with Paddle, before any model computes: eager math on every core the process may use.
+runtime.set_threads_or_warn()
 
 ConfigLike = Union[str, Config, dict]
 

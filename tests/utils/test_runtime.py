@@ -1,0 +1,49 @@
+"""CPU thread settings: affinity by default, argument and environment overrides, clear errors."""
+import os
+
+import paddle
+import pytest
+
+from ppinpaint.utils import runtime
+
+
+def test_default_is_the_affinity(monkeypatch):
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert runtime.thread_count() == len(os.sched_getaffinity(0)) == runtime.available_cores()
+
+
+def test_environment_and_argument_override(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert runtime.thread_count() == 2
+    monkeypatch.setenv(runtime.THREADS_ENV, "3")
+    assert runtime.thread_count() == 3
+    assert runtime.thread_count(5) == 5
+    assert runtime.thread_count(0) == 3  # 0 / None: not given
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1"])
+def test_bad_environment_names_the_variable(monkeypatch, value):
+    monkeypatch.setenv(runtime.THREADS_ENV, value)
+    with pytest.raises(ValueError, match=runtime.THREADS_ENV):
+        runtime.thread_count()
+
+
+def test_set_threads_reports_and_describes(monkeypatch):
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    try:
+        assert runtime.set_threads(1) == 1
+        assert runtime.describe().startswith("CPU threads: 1 of ")
+        x = paddle.ones([1, 2, 8, 8])
+        assert float(paddle.nn.functional.conv2d(x, paddle.ones([1, 2, 3, 3]), padding=1)[0, 0, 4, 4]) == 18.0
+    finally:
+        runtime.set_threads()
+    assert runtime.describe().startswith(f"CPU threads: {runtime.available_cores()} of ")
+
+
+def test_avx2_mkl_respects_the_user(monkeypatch):
+    monkeypatch.setenv("MKL_DEBUG_CPU_TYPE", "4")
+    assert runtime.prefer_avx2_mkl() is False and os.environ["MKL_DEBUG_CPU_TYPE"] == "4"
+    monkeypatch.delenv("MKL_DEBUG_CPU_TYPE")
+    assert runtime.prefer_avx2_mkl() is True and os.environ["MKL_DEBUG_CPU_TYPE"] == "5"
