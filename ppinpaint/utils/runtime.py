@@ -82,5 +82,5 @@ def set_threads_or_warn() -> int:
 def describe() -> str:
     """One line for logs: the threads in use and the MKL code path."""
     n = _applied if _applied is not None else thread_count()
-    return (f"CPU threads: {n} of {available_cores()} available ({THREADS_ENV} or --threads to change), "
+    return (f"CPU threads: {n} of {available_cores()} available ({THREADS_ENV}, OMP_NUM_THREADS or --threads to change), "
             f"MKL_DEBUG_CPU_TYPE={os.environ.get('MKL_DEBUG_CPU_TYPE', 'unset')}")

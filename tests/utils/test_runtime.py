@@ -37,9 +37,11 @@ def test_set_threads_reports_and_describes(monkeypatch):
         assert runtime.describe().startswith("CPU threads: 1 of ")
         x = paddle.ones([1, 2, 8, 8])
         assert float(paddle.nn.functional.conv2d(x, paddle.ones([1, 2, 3, 3]), padding=1)[0, 0, 4, 4]) == 18.0
-    finally:
         runtime.set_threads()
-    assert runtime.describe().startswith(f"CPU threads: {runtime.available_cores()} of ")
+        assert runtime.describe().startswith(f"CPU threads: {runtime.available_cores()} of ")
+    finally:
+        monkeypatch.undo()
+        runtime.set_threads()  # the rest of the session as configured
 
 
 def test_avx2_mkl_respects_the_user(monkeypatch):
