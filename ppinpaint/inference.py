@@ -10,6 +10,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from .export import ONNX_FILE, ExportError, model_files, read_deploy
+from .utils.runtime import thread_count
 
 
 def _as_array(x) -> np.ndarray:
@@ -65,7 +66,7 @@ class PaddlePredictor(_ExportedPredictor):
     """An export folder run by ``paddle.inference`` (CPU with oneDNN by default, or GPU)."""
 
     def __init__(self, model_dir: str, device: Optional[str] = None, use_mkldnn: Optional[bool] = None,
-                 cpu_threads: int = 1, gpu_memory_mb: int = 512) -> None:
+                 cpu_threads: Optional[int] = None, gpu_memory_mb: int = 512) -> None:
         super().__init__(model_dir)
         from paddle import inference
 
@@ -78,7 +79,7 @@ class PaddlePredictor(_ExportedPredictor):
             config.enable_use_gpu(gpu_memory_mb, 0)
         else:
             config.disable_gpu()
-            config.set_cpu_math_library_num_threads(int(cpu_threads))
+            config.set_cpu_math_library_num_threads(thread_count(cpu_threads))
             # Exports trace leaky ReLU as maximum (ppinpaint.modeling.layers.portable), so the
             # oneDNN conv + leaky_relu fuse pass that segfaults in Paddle 3.3.1 never sees one.
             (config.enable_mkldnn if use_mkldnn else config.disable_mkldnn)()
@@ -105,7 +106,7 @@ class PaddlePredictor(_ExportedPredictor):
 class OnnxPredictor(_ExportedPredictor):
     """An export folder's ``model.onnx`` run by onnxruntime (CPU)."""
 
-    def __init__(self, model_dir: str, cpu_threads: int = 1) -> None:
+    def __init__(self, model_dir: str, cpu_threads: Optional[int] = None) -> None:
         super().__init__(model_dir)
         try:
             import onnxruntime
@@ -116,7 +117,7 @@ class OnnxPredictor(_ExportedPredictor):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no {ONNX_FILE} in {model_dir} (export with --onnx)")
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = int(cpu_threads)
+        options.intra_op_num_threads = thread_count(cpu_threads)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # its unused-initializer notes are noise
         try:

@@ -3,7 +3,7 @@
 import argparse
 import os
 import sys
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 # Every user error raised by the library (ConfigError, InputError, ConversionError, ExportError, …) is a
 # ValueError or an OSError; KeyError is how the registries name an unknown ``type:``.
@@ -16,6 +16,7 @@ def run_command(fn: Callable[[argparse.Namespace], int], args: argparse.Namespac
     from ..engine.trainer import TrainingDiverged
 
     try:
+        apply_threads(getattr(args, "threads", None))
         return fn(args)
     except TrainingDiverged as e:
         print(f"error: training diverged: {e}", file=sys.stderr)
@@ -26,6 +27,30 @@ def run_command(fn: Callable[[argparse.Namespace], int], args: argparse.Namespac
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         return 2
+
+
+def threads_arg(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: CPU math threads, eager and compiled (default: $PPINPAINT_THREADS, else the CPU affinity)."""
+    def positive(text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"--threads needs a positive integer, got {text!r}")
+        return int(text)
+
+    parser.add_argument("--threads", type=positive, default=None, metavar="N",
+                        help="CPU threads for Paddle's math (default: $PPINPAINT_THREADS, else $OMP_NUM_THREADS, "
+                             "else every core this process may use)")
+
+
+def apply_threads(threads: Optional[int]) -> None:
+    """Make ``--threads`` the process's thread count: in the environment (spawned workers, Paddle not yet
+    loaded) and in Paddle when it is loaded already."""
+    if not threads:
+        return
+    from ..utils import runtime
+
+    os.environ[runtime.THREADS_ENV] = str(threads)
+    if "paddle" in sys.modules:
+        runtime.set_threads(threads)
 
 
 def config_parser(prog: str, description: str, from_run: bool = False) -> argparse.ArgumentParser:

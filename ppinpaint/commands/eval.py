@@ -3,7 +3,8 @@ import argparse
 import os
 from typing import List, Optional
 
-from .common import config_parser, protocol_args, protocol_section, resolve_inputs, run_command, weights_arg
+from .common import (config_parser, protocol_args, protocol_section, resolve_inputs, run_command, threads_arg,
+                     weights_arg)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -51,4 +52,5 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--full-resolution", type=int, metavar="MAX_SIDE",
                    help="harmonization: also evaluate each image at its own size, long side capped at "
                         "MAX_SIDE (e.g. 1024), through the model's high-resolution strategy (eval.full_resolution)")
+    threads_arg(p)
     return run_command(_eval, p.parse_args(argv))

@@ -2,7 +2,7 @@
 import argparse
 from typing import List, Optional
 
-from .common import io_args, run_command, strategy_options
+from .common import io_args, run_command, strategy_options, threads_arg
 
 
 def _infer(args: argparse.Namespace) -> int:
@@ -29,5 +29,5 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--backend", default="paddle", choices=["paddle", "onnx"], help="default: %(default)s")
     p.add_argument("--device", choices=["cpu", "gpu"], default=None, help="default: gpu when available")
     p.add_argument("--no-mkldnn", action="store_true", help="CPU without oneDNN (default: on unless deploy.yml says onednn: false)")
-    p.add_argument("--threads", type=int, default=1, help="CPU math threads (default %(default)s)")
+    threads_arg(p)
     return run_command(_infer, p.parse_args(argv))

@@ -2,7 +2,8 @@
 import argparse
 from typing import List, Optional
 
-from .common import config_parser, io_args, load_from_args, run_command, strategy_options, weights_arg
+from .common import (config_parser, io_args, load_from_args, run_command, strategy_options, threads_arg,
+                     weights_arg)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -25,4 +26,5 @@ def main(argv: Optional[List[str]] = None) -> int:
                                 "For harmonization --image is the composite and the mask marks the foreground.")
     weights_arg(p)
     io_args(p)
+    threads_arg(p)
     return run_command(_predict, p.parse_args(argv))

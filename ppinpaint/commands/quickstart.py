@@ -8,7 +8,7 @@ from typing import List, Optional
 
 from . import eval as eval_command
 from . import predict as predict_command
-from .common import config_parser, run_command
+from .common import config_parser, run_command, threads_arg
 
 DESCRIPTION = "Quickstart on a fresh machine: train a quickstart config, evaluate it, predict on a photo."
 
@@ -57,4 +57,5 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Train -> evaluate -> predict, then print where every output is."""
     p = config_parser(prog="quickstart", description=DESCRIPTION)
     p.add_argument("--output", help="run folder (default: output/quickstart/<config folder>)")
+    threads_arg(p)
     return run_command(_quickstart, p.parse_args(argv))

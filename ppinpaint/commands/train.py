@@ -3,7 +3,7 @@ import argparse
 import os
 from typing import List, Optional
 
-from .common import config_parser, run_command
+from .common import config_parser, run_command, threads_arg
 
 
 def _spawn_worker(config, output: Optional[str], resume: Optional[str], overwrite: bool) -> None:
@@ -44,4 +44,5 @@ def main(argv: Optional[List[str]] = None) -> int:
                         "without it such a folder is refused")
     p.add_argument("--nprocs", type=int, default=0,
                    help="data-parallel processes to spawn on this machine (gloo on CPU, NCCL on GPU)")
+    threads_arg(p)
     return run_command(_train, p.parse_args(argv))

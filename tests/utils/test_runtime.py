@@ -49,3 +49,24 @@ def test_avx2_mkl_respects_the_user(monkeypatch):
     assert runtime.prefer_avx2_mkl() is False and os.environ["MKL_DEBUG_CPU_TYPE"] == "4"
     monkeypatch.delenv("MKL_DEBUG_CPU_TYPE")
     assert runtime.prefer_avx2_mkl() is True and os.environ["MKL_DEBUG_CPU_TYPE"] == "5"
+
+
+def test_threads_option(monkeypatch):
+    import argparse
+
+    from ppinpaint.commands.common import apply_threads, threads_arg
+
+    parser = argparse.ArgumentParser()
+    threads_arg(parser)
+    assert parser.parse_args([]).threads is None
+    assert parser.parse_args(["--threads", "1"]).threads == 1
+    for bad in ("0", "two"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--threads", bad])
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    try:
+        apply_threads(1)
+        assert os.environ[runtime.THREADS_ENV] == "1" and runtime.describe().startswith("CPU threads: 1 of ")
+    finally:
+        monkeypatch.undo()
+        runtime.set_threads()
