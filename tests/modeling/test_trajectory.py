@@ -5,7 +5,9 @@ official code: ``trajectory.npz`` of the parity set (three steps of the official
 the recipe weights), looked up in tests/data/<model>/, then $PPINPAINT_PARITY_DIR/<model>/, then
 ../shared/parity/<model>/ beside the repository; a model whose file is absent is skipped. Format
 (README of the parity set): ``in/<input>``, ``in/<draw>/step<k>``, ``loss/step<k>/<term>``,
-``after/<net>.<official key>`` (parameters, running statistics, spectral-norm vectors).
+``after/<net>.<official key>`` (parameters, running statistics, spectral-norm vectors). The
+DeepFill v1 and CSA specs below assume the same layout with the inputs of their parity cases
+(``in/gt``, ``in/mask``, ``in/bbox``; ``in/image``, ``in/mask``); adjust ``SPECS`` if the files differ.
 """
 import os
 from typing import Callable, Dict, List, NamedTuple, Optional

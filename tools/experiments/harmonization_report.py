@@ -25,10 +25,11 @@ def plot_curves(results: Rows, reference: Optional[Dict[str, float]], path: str,
 
         if reference:
             cv2.line(canvas, (30, y(reference[key])), (330, y(reference[key])), (160, 160, 160), 1)
-        for colour, (name, rows) in zip(PALETTE, results.items()):
+        for i, (colour, (name, rows)) in enumerate(zip(PALETTE, results.items())):
             pts = [(30 + int(300 * r[x] / max(1, rows[-1][x])), y(r[key])) for r in rows]
             cv2.polylines(canvas, [np.int32(pts)], False, colour, 2)
-            cv2.putText(canvas, name, (pts[-1][0] - 60, pts[-1][1] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1)
+            # a legend row per method: end-of-line labels collide when the curves end close together
+            cv2.putText(canvas, name, (270, 40 + 16 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1)
         cv2.putText(canvas, f"{key} vs {x}  [{lo:.3g}, {hi:.3g}]", (10, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     (0, 0, 0), 1)
         panels.append(canvas)
