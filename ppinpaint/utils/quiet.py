@@ -9,6 +9,9 @@ NOISE = (
     (r"No ccache found", UserWarning),
     # paddle.pir.math_op_patch, once per traced op that Paddle itself asks for .place: export only traces.
     (r"Tensor do not have 'place' interface for pir graph mode", UserWarning),
+    # paddle.nn BatchNorm, on every forward in training mode: it restates the default (running statistics
+    # are tracked), as torch does without saying so.
+    (r"When training, we now always track global mean and variance", UserWarning),
 )
 
 

@@ -39,3 +39,23 @@ def test_help_needs_no_paddle_and_prints_nothing_on_stderr():
     proc = run("-c", HELP)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "" and "usage: train" in proc.stdout
+
+
+def test_batchnorm_training_chatter_is_filtered_in_process():
+    import warnings
+
+    import paddle
+
+    from ppinpaint.utils.quiet import quiet_paddle
+
+    bn = paddle.nn.BatchNorm2D(2)
+    bn.train()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        bn(paddle.ones([2, 2, 3, 3]))
+        assert any("track global mean" in str(w.message) for w in seen)  # Paddle says it on every forward
+        seen.clear()
+        quiet_paddle()
+        bn(paddle.ones([2, 2, 3, 3]))
+        warnings.warn("a warning that matters", UserWarning)
+    assert [str(w.message) for w in seen] == ["a warning that matters"]
