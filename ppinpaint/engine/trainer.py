@@ -125,8 +125,7 @@ class Trainer:
         counts = {role: sum(int(np.prod(p.shape)) for p in net.parameters()) for role, net in self.model.nets.items()}
         for line in (
                 f"ppinpaint {__version__}, Paddle {paddle.__version__}, Python {platform.python_version()}",
-                f"device {paddle.get_device()}, {self.world} process(es), {os.cpu_count()} CPU cores, "
-                f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
+                f"device {paddle.get_device()}, {self.world} process(es)",
                 runtime.describe(),
                 f"config {self.cfg.path}" + (f" -o {' '.join(overrides)}" if overrides else ""),
                 f"run folder {os.path.abspath(self.output_dir)}",

@@ -33,7 +33,7 @@ def test_log_has_header_progress_terms_first_and_save_lines(tmp_path):
     trainer.model.progress_keys = ("l1", "g")
     trainer.train()
     log = (out / "train.log").read_text()
-    assert "ppinpaint 0.1.0, Paddle " in log and "device cpu" in log and "OMP_NUM_THREADS=" in log
+    assert "ppinpaint 0.1.0, Paddle " in log and "device cpu, 1 process(es)" in log and "CPU threads: " in log
     assert f"run folder {out}" in log
     assert re.search(r"parameters: generator [\d,]+, discriminator [\d,]+", log)
     assert log.index("ppinpaint 0.1.0") < log.index("iter 1/4")
