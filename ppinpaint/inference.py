@@ -79,7 +79,8 @@ class PaddlePredictor(_ExportedPredictor):
             config.enable_use_gpu(gpu_memory_mb, 0)
         else:
             config.disable_gpu()
-            config.set_cpu_math_library_num_threads(thread_count(cpu_threads))
+            self.cpu_threads = thread_count(cpu_threads)
+            config.set_cpu_math_library_num_threads(self.cpu_threads)
             # Exports trace leaky ReLU as maximum (ppinpaint.modeling.layers.portable), so the
             # oneDNN conv + leaky_relu fuse pass that segfaults in Paddle 3.3.1 never sees one.
             (config.enable_mkldnn if use_mkldnn else config.disable_mkldnn)()
@@ -117,7 +118,8 @@ class OnnxPredictor(_ExportedPredictor):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no {ONNX_FILE} in {model_dir} (export with --onnx)")
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = thread_count(cpu_threads)
+        self.cpu_threads = thread_count(cpu_threads)
+        options.intra_op_num_threads = self.cpu_threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # its unused-initializer notes are noise
         try:

@@ -22,7 +22,7 @@ FLOORS = [
     # what stands on the components: training, prediction, export, the converters' per-method mappings,
     # scoring result folders (metrics over files and datasets)
     ("ppinpaint.engine", "ppinpaint.api", "ppinpaint.predict", "ppinpaint.highres", "ppinpaint.export",
-     "ppinpaint.inference", "ppinpaint.convert", "ppinpaint.demo", "ppinpaint.metrics.folders"),
+     "ppinpaint.inference", "ppinpaint.compiled", "ppinpaint.convert", "ppinpaint.demo", "ppinpaint.metrics.folders"),
     ("ppinpaint.commands",),
     ("ppinpaint.cli", "ppinpaint.__main__", "ppinpaint"),
 ]

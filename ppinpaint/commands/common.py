@@ -41,6 +41,26 @@ def threads_arg(parser: argparse.ArgumentParser) -> None:
                              "else every core this process may use)")
 
 
+def engine_arg(parser: argparse.ArgumentParser) -> None:
+    """``--engine``: eager, or the inference graph compiled for Paddle Inference / onnxruntime (``auto``: the fastest)."""
+    parser.add_argument("--engine", choices=["eager", "paddle", "onnx", "auto"], default=None,
+                        help="eager Paddle, the exported graph in Paddle Inference or onnxruntime (built on first use, "
+                             "cached, checked against eager), or auto: the fastest that passed (config "
+                             "predict.engine, default eager)")
+
+
+def compiled_from_args(args: argparse.Namespace, model, section: Dict[str, object]):
+    """``model`` run by ``--engine`` (else ``predict.engine``); prints which engine runs it."""
+    from ..compiled import compile_model
+
+    engine = args.engine or str(section["engine"])
+    run = compile_model(model, engine, section["cache_dir"], getattr(args, "threads", None))
+    chosen = getattr(run, "engine", "eager")
+    print(f"engine: {chosen}" + (f" (auto; {run.folder})" if engine == "auto" and chosen != "eager" else
+                                 " (auto)" if engine == "auto" else ""))
+    return run
+
+
 def apply_threads(threads: Optional[int]) -> None:
     """Make ``--threads`` the process's thread count: in the environment (spawned workers, Paddle not yet
     loaded) and in Paddle when it is loaded already."""

@@ -3,8 +3,8 @@ import argparse
 import os
 from typing import List, Optional
 
-from .common import (config_parser, protocol_args, protocol_section, resolve_inputs, run_command, threads_arg,
-                     weights_arg)
+from .common import (compiled_from_args, config_parser, engine_arg, protocol_args, protocol_section,
+                     resolve_inputs, run_command, threads_arg, weights_arg)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -27,7 +27,7 @@ def _eval(args: argparse.Namespace) -> int:
     metrics = metrics_from_config(ec, "", cfg.origin) if ec["metrics"] else None
     if not config_from_run:
         resolve_inputs(args)
-    model = load_model(cfg, args.weights)
+    model = compiled_from_args(args, load_model(cfg, args.weights), cfg.section("predict"))
     metrics = metrics or metrics_from_config(ec, model.task, cfg.origin)
     out = args.output or os.path.join("output", "eval_" + os.path.splitext(os.path.basename(args.config))[0])
     grids: list = []
@@ -52,5 +52,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--full-resolution", type=int, metavar="MAX_SIDE",
                    help="harmonization: also evaluate each image at its own size, long side capped at "
                         "MAX_SIDE (e.g. 1024), through the model's high-resolution strategy (eval.full_resolution)")
+    engine_arg(p)
     threads_arg(p)
     return run_command(_eval, p.parse_args(argv))

@@ -2,8 +2,8 @@
 import argparse
 from typing import List, Optional
 
-from .common import (config_parser, io_args, load_from_args, run_command, strategy_options, threads_arg,
-                     weights_arg)
+from .common import (compiled_from_args, config_parser, engine_arg, io_args, load_from_args, run_command,
+                     strategy_options, threads_arg, weights_arg)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -12,6 +12,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     cfg, model = load_from_args(args)
     section = cfg.section("predict")
+    model = compiled_from_args(args, model, section)
     soft = args.soft_mask or bool(section["soft_mask"])
     set_max_image_pixels(section["max_image_pixels"])
     report = predict_paths(model, args.image, args.mask, args.output, concat=args.concat, soft_mask=soft,
@@ -26,5 +27,6 @@ def main(argv: Optional[List[str]] = None) -> int:
                                 "For harmonization --image is the composite and the mask marks the foreground.")
     weights_arg(p)
     io_args(p)
+    engine_arg(p)
     threads_arg(p)
     return run_command(_predict, p.parse_args(argv))

@@ -10,6 +10,7 @@ import yaml
 
 from ..highres import choose
 from ..predict import predict_array
+from ..utils import runtime
 
 CONFIG_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs")
 # What the demo shows when it is given no weights: every method at quickstart width, random init.
@@ -103,8 +104,8 @@ def engine_info(model) -> Dict[str, object]:
 
     return {"engine": getattr(model, "engine", "eager"),
             "device": getattr(model, "device", None) or paddle.get_device(),
-            # Paddle's eager CPU math is single-threaded unless the speed path sets it.
-            "threads": getattr(model, "cpu_threads", 1)}
+            # Eager math uses ppinpaint.utils.runtime's count; predictors record their own.
+            "threads": getattr(model, "cpu_threads", None) or runtime.thread_count()}
 
 
 class ModelBank:
