@@ -1,4 +1,4 @@
-"""Every model's inference benchmark, eager and exported (Paddle Inference), as one Markdown table.
+"""Every model's inference benchmark, eager and compiled (Paddle Inference or onnxruntime), as one table.
 
 Each (model, mode) runs in its own process so its peak RSS is its own; each prints JSON lines
 (benchmarks/common.py) and this script writes them as ``benchmarks/RESULTS.md`` (official widths)
@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Dict, List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -27,7 +28,12 @@ MODELS = {
     "deepfill_v1": (("configs/deepfill_v1/places2_256.yml", []), ("configs/deepfill_v1/quickstart.yml", []),
                     [64, 128]),
 }
-MODES = ("eager", "paddle_inference")
+MODES = ("eager", "paddle_inference")             # the default run; "onnx" on request (--modes)
+ENGINES = {"paddle_inference": "paddle", "onnx": "onnx"}
+# The official PyTorch forward (torch 2.13 CPU, batch 1, quiet machine of this kind), seconds by (model, size):
+# issue 15. S2AM is S2AD.
+OFFICIAL_S = {("deepfill_v1", 256): 0.287, ("csa", 256): 0.422, ("rainnet", 256): 0.128, ("s2am", 256): 0.294,
+              ("deepfill_v1", 512): 3.03, ("csa", 512): 2.29, ("rainnet", 512): 0.319, ("s2am", 512): 1.12}
 
 
 def _inputs(batch: int, size: int):
@@ -46,47 +52,50 @@ def run_one(name: str, mode: str, quick: bool, sizes: List[int], batches: List[i
 
     import ppinpaint
     from common import emit, peak_rss_mb, time_call
-    from ppinpaint.export import export_model
-    from ppinpaint.inference import PaddlePredictor
+    from ppinpaint.compiled import compile_model
+    from ppinpaint.utils.runtime import thread_count
 
     config, opts = MODELS[name][1 if quick else 0]
     model = ppinpaint.load_model(os.path.join(ROOT, config), opts=opts)
     width = {k: v for k, v in model.nets["generator"].__dict__.items() if k in ("ngf", "cnum")}
-    common = {"model": name, "mode": mode, "config": config}
-    for size in sizes:
-        predictor, tmp = model, None
-        if mode == "paddle_inference":
-            tmp = tempfile.TemporaryDirectory()
-            export_model(model, tmp.name)
-            predictor = PaddlePredictor(tmp.name, device="cpu")
-        for batch in batches:
-            image, mask = _inputs(batch, size)
-            if mode == "eager":
-                image, mask = paddle.to_tensor(image), paddle.to_tensor(mask)
-            fn = (lambda: predictor.infer(image, mask).numpy()) if mode == "eager" else (
-                lambda: predictor.infer(image, mask))
-            timing = time_call(fn, warmup=1, repeat=repeat)
-            emit({**common, **width, "size": size, "batch": batch, **timing,
-                  "images_per_s": 1000.0 * batch / timing["median_ms"], "peak_rss_mb": round(peak_rss_mb(), 1)})
-        if tmp is not None:
-            tmp.cleanup()
+    common = {"model": name, "mode": mode, "config": config, "threads": thread_count()}
+    with tempfile.TemporaryDirectory() as cache:
+        predictor, build = model, {}
+        if mode != "eager":
+            # Export + predictor + the self-check against eager, as a user's first call pays it.
+            start = time.perf_counter()
+            predictor = compile_model(model, ENGINES[mode], cache_dir=cache)
+            build = {"build_s": round(time.perf_counter() - start, 1)}
+        for size in sizes:
+            for batch in batches:
+                image, mask = (paddle.to_tensor(a) for a in _inputs(batch, size))
+                timing = time_call(lambda: predictor.infer(image, mask).numpy(), warmup=1, repeat=repeat)
+                emit({**common, **width, **build, "size": size, "batch": batch, **timing,
+                      "images_per_s": 1000.0 * batch / timing["median_ms"], "peak_rss_mb": round(peak_rss_mb(), 1)})
 
 
 def table(records: List[Dict[str, object]], quick: bool) -> str:
-    """The Markdown table of all records."""
+    """The Markdown table of all records, with the official forward beside batch-1 rows at the official widths."""
+    threads = sorted({str(r["threads"]) for r in records if "threads" in r}) or ["?"]
     lines = ["# Benchmarks", "",
-             f"`python benchmarks/run_all.py{' --quick' if quick else ''}` — CPU, OMP_NUM_THREADS="
-             f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, Paddle Inference with oneDNN where deploy.yml allows; "
-             "random weights, latency = median of the repeats after one warm-up. Peak RSS is the process's "
-             "(export included for Paddle Inference).", "",
-             "| model | config | mode | size | batch | latency (ms) | throughput (img/s) | peak RSS (MiB) |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"`python benchmarks/run_all.py{' --quick' if quick else ''}` — CPU, {'/'.join(threads)} thread(s) "
+             "(ppinpaint's default: the process's CPU affinity), Paddle Inference with oneDNN where deploy.yml "
+             "allows; random weights, latency = median of the repeats after one warm-up. Peak RSS is the "
+             "process's (build included for compiled modes); build = export + predictor + check against eager. "
+             "Official = the official PyTorch forward at batch 1 on a quiet machine of this kind (issue 15); "
+             "ratio > 1 means ours is faster.", "",
+             "| model | config | mode | size | batch | latency (ms) | throughput (img/s) | peak RSS (MiB) | build (s) "
+             "| official (ms) | official / ours |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         if "error" in r:
-            lines.append(f"| {r['model']} | `{r['config']}` | {r['mode']} | — | — | {r['error']} | — | — |")
+            lines.append(f"| {r['model']} | `{r['config']}` | {r['mode']} | — | — | {r['error']} | — | — | — | — | — |")
             continue
+        official = OFFICIAL_S.get((r["model"], r["size"])) if r["batch"] == 1 and not quick else None
+        ref = f"{official * 1000:.0f} | {official * 1000 / r['median_ms']:.2f}" if official else "— | —"
         lines.append(f"| {r['model']} | `{r['config']}` | {r['mode']} | {r['size']}² | {r['batch']} | "
-                     f"{r['median_ms']:.1f} | {r['images_per_s']:.2f} | {r['peak_rss_mb']:.0f} |")
+                     f"{r['median_ms']:.1f} | {r['images_per_s']:.2f} | {r['peak_rss_mb']:.0f} | "
+                     f"{r.get('build_s', '—')} | {ref} |")
     return "\n".join(lines) + "\n"
 
 
@@ -95,7 +104,7 @@ def main(argv: List[str] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="quickstart widths, small sizes, batch 1, one repeat")
     p.add_argument("--models", nargs="+", default=sorted(MODELS), choices=sorted(MODELS))
-    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES) + ["onnx"])
     p.add_argument("--output", help="Markdown file (default: benchmarks/RESULTS.md, with --quick RESULTS_quick.md)")
     p.add_argument("--one", nargs=2, metavar=("MODEL", "MODE"), help=argparse.SUPPRESS)
     p.add_argument("--sizes", type=int, nargs="+", default=None)

@@ -1,6 +1,8 @@
 """ppinpaint: PaddlePaddle reproductions of mask-guided image editing papers."""
 from typing import Any
 
+from .utils import runtime as _runtime  # noqa: F401  (before Paddle: it sees the user's OMP_NUM_THREADS)
+
 __version__ = "0.1.0"
 __all__ = ["build_model", "load_model", "__version__"]
 

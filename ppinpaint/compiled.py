@@ -1,7 +1,7 @@
 """Compiled inference: a model's ``infer_graph`` exported once, cached on disk, run by an inference engine.
 
 ``compile_model(model, engine)`` returns an object with the eager model's interface (``infer`` returns
-a Tensor, ``predict``, ``task``, ``nets``…) whose ``infer`` runs the exported graph with Paddle Inference
+a Tensor; ``task``, ``nets``…) whose ``infer`` runs the exported graph with Paddle Inference
 (``paddle``; oneDNN on CPU where ``deploy.yml`` allows) or onnxruntime (``onnx``). The export lives in
 ``<cache>/<Model>-<digest>/``, the digest covering the nets' structure and weights, the model's
 options and the Paddle and ppinpaint versions; exports have dynamic N, H and W, so one folder serves
@@ -108,12 +108,6 @@ class CompiledModel:
     def infer(self, image, mask) -> paddle.Tensor:
         """[N,3,H,W] image in [0,1] + [N,1,H,W] mask -> [N,3,H,W] Tensor in [0,1], by the compiled graph."""
         return paddle.to_tensor(self.predictor.infer(image, mask))
-
-    def predict(self, image: np.ndarray, mask: np.ndarray, **options) -> np.ndarray:
-        """HxWx3 uint8 RGB image and HxW mask of any size -> HxWx3 uint8 result."""
-        from .predict import predict_array
-
-        return predict_array(self, image, mask, **options)
 
 
 def _export(model, folder: str) -> None:

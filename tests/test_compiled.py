@@ -105,6 +105,7 @@ def test_predict_command_runs_the_chosen_engine(tmp_path):
     import sys
 
     from ppinpaint.data.io import read_image, write_image
+    from ppinpaint.predict import predict_array
 
     model = _model("rainnet")
     weights = tmp_path / "w.pdparams"
@@ -122,5 +123,5 @@ def test_predict_command_runs_the_chosen_engine(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "engine: paddle" in proc.stdout and len(os.listdir(tmp_path / "cache")) == 1
-    eager = model.predict(photo, (m > 0).astype(np.float32))
+    eager = predict_array(model, photo, (m > 0).astype(np.float32))
     assert np.abs(read_image(str(tmp_path / "out" / "x.png")).astype(int) - eager.astype(int)).max() <= 1

@@ -7,12 +7,16 @@ onnxruntime predictors use too, so eager and compiled runs see the same number.
 """
 import logging
 import os
+import sys
 from typing import Optional
 
 THREADS_ENV = "PPINPAINT_THREADS"
 
 logger = logging.getLogger(__name__)
 _applied: Optional[int] = None
+# Importing Paddle sets OMP_NUM_THREADS=1 when it is unset, so only a value present before Paddle loaded is
+# the user's (``ppinpaint`` imports this module before anything loads Paddle).
+_USER_OMP: Optional[str] = None if "paddle" in sys.modules else os.environ.get("OMP_NUM_THREADS")
 
 
 def available_cores() -> int:
@@ -24,13 +28,13 @@ def available_cores() -> int:
 
 
 def thread_count(requested: Optional[int] = None) -> int:
-    """``requested`` if given (> 0), else ``$PPINPAINT_THREADS``, else ``$OMP_NUM_THREADS``, else
+    """``requested`` if given (> 0), else ``$PPINPAINT_THREADS``, else the user's ``$OMP_NUM_THREADS``, else
     every core of the affinity. A malformed variable is a ``ValueError`` naming it.
     """
     if requested is not None and int(requested) > 0:
         return int(requested)
-    for name in (THREADS_ENV, "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "").strip()
+    for name, value in ((THREADS_ENV, os.environ.get(THREADS_ENV)), ("OMP_NUM_THREADS", _USER_OMP)):
+        value = (value or "").strip()
         if value:
             try:
                 n = int(value)

@@ -1,5 +1,7 @@
 """CPU thread settings: affinity by default, argument and environment overrides, clear errors."""
 import os
+import subprocess
+import sys
 
 import paddle
 import pytest
@@ -9,12 +11,23 @@ from ppinpaint.utils import runtime
 
 def test_default_is_the_affinity(monkeypatch):
     monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(runtime, "_USER_OMP", None)
     assert runtime.thread_count() == len(os.sched_getaffinity(0)) == runtime.available_cores()
 
 
+def test_paddles_own_omp_setting_is_not_the_users():
+    # Importing Paddle sets OMP_NUM_THREADS=1 when it is unset; that must not become our thread count.
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", runtime.THREADS_ENV)}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = ("import ppinpaint.api, paddle, os; from ppinpaint.utils import runtime; "
+            "print(os.environ.get('OMP_NUM_THREADS'), runtime.thread_count())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**env, "PYTHONPATH": root},
+                         timeout=300).stdout.split()
+    assert out == ["1", str(runtime.available_cores())]
+
+
 def test_environment_and_argument_override(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setattr(runtime, "_USER_OMP", "2")
     assert runtime.thread_count() == 2
     monkeypatch.setenv(runtime.THREADS_ENV, "3")
     assert runtime.thread_count() == 3
@@ -31,7 +44,7 @@ def test_bad_environment_names_the_variable(monkeypatch, value):
 
 def test_set_threads_reports_and_describes(monkeypatch):
     monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(runtime, "_USER_OMP", None)
     try:
         assert runtime.set_threads(1) == 1
         assert runtime.describe().startswith("CPU threads: 1 of ")
