@@ -47,6 +47,41 @@ def _check_arguments(factory: Callable, kwargs: dict, where: str, origin: Origin
         raise ConfigError(f"{where} ({factory.__name__}) needs {', '.join(missing)} (config {origin(where)})")
 
 
+def _expected_scalar(param: inspect.Parameter) -> Optional[type]:
+    """int / float / bool when the signature says a config key must be one (annotation, else default)."""
+    hint = param.annotation
+    if typing.get_origin(hint) is typing.Union:  # Optional[int] and the like
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint = inner[0] if len(inner) == 1 else None
+    if hint in (int, float, bool):
+        return hint
+    if param.default is not param.empty and type(param.default) in (int, float, bool):
+        return type(param.default)
+    return None
+
+
+def _check_values(factory: Callable, kwargs: dict, where: str, origin: Origin) -> None:
+    """Numbers and booleans the signature asks for: a string, a bool for a number or a fraction for an int is
+    one :class:`ConfigError` naming the key (instead of a TypeError deep inside Paddle); ``1e3`` becomes 1000."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return
+    for key in list(kwargs):
+        if key not in params or kwargs[key] is None:
+            continue
+        want, value = _expected_scalar(params[key]), kwargs[key]
+        if want is int and isinstance(value, float) and value.is_integer():
+            kwargs[key] = int(value)
+            continue
+        bad = ((want in (int, float) and isinstance(value, (str, bool)))
+               or (want is int and isinstance(value, float))
+               or (want is bool and isinstance(value, str)))
+        if bad:
+            kind = {int: "an integer", float: "a number", bool: "true or false"}[want]
+            raise ConfigError(f"{where}.{key} must be {kind}, got {value!r:.60} (set in {origin(where + '.' + key)})")
+
+
 def _section_class(factory: Callable, key: str) -> Optional[type]:
     """The ppinpaint class a parameter of ``factory`` is annotated with (also as ``Optional[...]``)."""
     try:
@@ -59,6 +94,7 @@ def _section_class(factory: Callable, key: str) -> Optional[type]:
 
 
 def _instantiate(factory: Callable, kwargs: dict, where: str, origin: Origin) -> Any:
+    _check_values(factory, kwargs, where, origin)
     _check_arguments(factory, kwargs, where, origin)
     try:
         return factory(**kwargs)
@@ -68,6 +104,10 @@ def _instantiate(factory: Callable, kwargs: dict, where: str, origin: Origin) ->
         named = [k for k in kwargs if k in str(e)]
         place = f"set in {origin(f'{where}.{named[0]}')}" if len(named) == 1 else f"config {origin(where)}"
         raise ConfigError(f"{where} ({factory.__name__}): {e} ({place})") from e
+    except (TypeError, AssertionError, ZeroDivisionError, OverflowError) as e:
+        # A value of the right type that still cannot work (a negative width, say): name the component.
+        raise ConfigError(f"{where} ({getattr(factory, '__name__', factory)}, set in {origin(where)}) "
+                          f"cannot be built from these values: {e}") from e
 
 
 def build_value(value: Any, where: str, origin: Origin, registry: Optional[Registry] = None) -> Any:

@@ -212,3 +212,16 @@ def test_a_result_written_twice_is_refused_before_writing(tmp_path, model):
         predict_paths(model, str(tmp_path / "in"), write(tmp_path / "m.png", hole()), str(tmp_path / "out"),
                       concat=True)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("opt, message", [
+    ("model.generator.cnum=abc", r"model\.generator\.cnum must be an integer, got 'abc' \(set in -o model\.generator\.cnum=abc\)"),
+    ("model.generator.cnum=2.5", r"model\.generator\.cnum must be an integer, got 2\.5"),
+    ("model.generator.cnum=-4", r"model\.generator \(DeepFillV1Generator, set in .*\) cannot be built"),
+])
+def test_bad_constructor_values_name_the_key(opt, message):
+    from ppinpaint.api import build_model
+
+    with pytest.raises(ConfigError, match=message):
+        build_model("configs/deepfill_v1/quickstart.yml", [opt])
+    assert build_model("configs/deepfill_v1/quickstart.yml", ["model.generator.cnum=4e0"]).nets["generator"]
