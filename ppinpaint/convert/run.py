@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..registry import CONVERTERS
-from ..utils.weight_files import save_weights
+from ..utils.weight_files import load_tensors, save_weights
 from .common import ConversionError, State, unwrap_state
 from .tf_checkpoint import latest_checkpoint, read_tf_checkpoint
 from .torch_pickle import load_torch_file
@@ -35,7 +35,7 @@ def _tf_prefix(path: str) -> Optional[str]:
 
 
 def load_source(path: str) -> State:
-    """A flat ``{key: ndarray}`` from a torch file, a TensorFlow checkpoint or an ``.npz``."""
+    """A flat ``{key: ndarray}`` from a torch file, a TensorFlow checkpoint, an ``.npz`` or a ``.safetensors``."""
     prefix = _tf_prefix(path)
     if prefix is not None:
         return _as_state(read_tf_checkpoint(prefix), prefix)
@@ -44,6 +44,8 @@ def load_source(path: str) -> State:
     if path.endswith(".npz"):
         with np.load(path, allow_pickle=False) as z:  # no pickle: an .npz cannot run code
             return _as_state({k: z[k] for k in z.files}, path)
+    if path.endswith(".safetensors"):  # flat role.key names, as ppinpaint writes them
+        return _as_state(load_tensors(path), path)
     return _as_state(load_torch_file(path), path)
 
 

@@ -122,7 +122,9 @@ def _header(data: bytes, path: str):
                         orientation = 1  # damaged metadata: the decoder decides about the pixels
             finally:
                 Image.MAX_IMAGE_PIXELS = limit
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, TypeError) as e:
+    except UnidentifiedImageError:
+        raise InputError(f"cannot read {path}: not an image file (unknown format)") from None
+    except (OSError, ValueError, SyntaxError, EOFError, TypeError) as e:
         raise InputError(f"cannot read {path}: not an image file or corrupt ({e})") from None
     return width, height, orientation if orientation in _ORIENT else 1
 
