@@ -42,7 +42,7 @@ LOCK_FILE = ".lock"
 TRAINER_KEYS = ("step", "world_size", "paddle_rng", "numpy_rng", "python_rng", "schedulers")
 
 
-class RunFolderError(RuntimeError):
+class RunFolderError(OSError):
     """A run folder that cannot be used as asked (in use, or holding another run); names the folder."""
 
 
@@ -122,9 +122,10 @@ def prepare_run_folder(folder: str, resume: bool, overwrite: bool) -> None:
     if not holds and not os.path.isfile(os.path.join(folder, "config.yml")):
         return
     if not overwrite:
-        raise RunFolderError(f"{folder} already holds a run ({len(holds)} checkpoint entries, config.yml); "
-                             f"continue it with --resume {folder}, start over in it with --overwrite (its "
-                             "checkpoints are deleted), or choose another output folder")
+        what = (f"a run ({len(holds)} entries in checkpoints/); continue it with --resume {folder}, or start over "
+                "in it with --overwrite (its checkpoints are deleted)" if holds else
+                "a run that saved no checkpoint (config.yml); start over in it with --overwrite")
+        raise RunFolderError(f"{folder} already holds {what}, or choose another output folder")
     shutil.rmtree(ckpts, ignore_errors=True)
 
 

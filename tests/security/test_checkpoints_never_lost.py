@@ -113,3 +113,18 @@ def test_a_copied_run_whose_best_points_elsewhere_never_deletes_that_folder(tmp_
     manager.save_best(2, "psnr", 20.0, {"generator": {"w": ckpt_mod.paddle.ones([2])}}, {}, trainer_state(2))
     assert (precious / "photo.png").read_bytes() == b"user data"
     assert load_checkpoint(str(root / "best"))["trainer"]["step"] == 2
+
+
+def test_the_train_command_refuses_an_existing_run_with_one_message(tmp_path, capsys):
+    import yaml
+
+    from ppinpaint.commands.train import main as train_main
+
+    cfg = tmp_path / "tiny.yml"
+    cfg.write_text(yaml.safe_dump(tiny_config(iters=2).data))
+    assert train_main(["-c", str(cfg), "--output", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert train_main(["-c", str(cfg), "--output", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "already holds a run" in err and "--overwrite" in err
+    assert train_main(["-c", str(cfg), "--output", str(tmp_path / "run"), "--overwrite"]) == 0
