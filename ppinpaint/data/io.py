@@ -123,7 +123,7 @@ def _header(data: bytes, path: str):
             finally:
                 Image.MAX_IMAGE_PIXELS = limit
     except UnidentifiedImageError:
-        raise InputError(f"cannot read {path}: not an image file (unknown format)") from None
+        raise InputError(f"cannot read {path}: not an image file or corrupt (unknown format)") from None
     except (OSError, ValueError, SyntaxError, EOFError, TypeError) as e:
         raise InputError(f"cannot read {path}: not an image file or corrupt ({e})") from None
     return width, height, orientation if orientation in _ORIENT else 1
