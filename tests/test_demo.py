@@ -346,7 +346,8 @@ def test_harmonize_tab_in_browser(page):
     # Clicking the raw composite moves the object there.
     from selenium.webdriver.common.action_chains import ActionChains
 
-    ActionChains(driver).move_to_element_with_offset(composite_img, -composite_img.size["width"] // 4, 0).click().perform()
+    left = -composite_img.size["width"] // 4
+    ActionChains(driver).move_to_element_with_offset(composite_img, left, 0).click().perform()
     x = _find(driver, "#harmonize-x input[type=number]")
     WebDriverWait(driver, 30).until(lambda d: float(x.get_attribute("value")) < 0.4)
     _find(driver, "#harmonize-run").click()
@@ -371,7 +372,7 @@ def test_remove_then_insert_in_browser(page):
     cleaned = _read_back(driver, "remove-cleaned")
     changed = (cleaned != bg).any(axis=-1)
     assert 50 < changed.sum() < changed.size // 4
-    _upload(driver, "insert-foreground", str(files / "fg.png"))
+    _find(driver, "#insert-examples button.gallery-item").click()    # the page's own example: a cut-out cat with alpha
     _find(driver, "#insert-composite img")
     _find(driver, "#insert-run").click()
     assert "RainNet" in _wait_status(driver, "insert-status")

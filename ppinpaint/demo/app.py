@@ -74,9 +74,11 @@ def _upload(label: str, elem_id: str, reader: Callable[[str], object], **kwargs)
     """An image upload, the state holding it as the toolkit's input rules read it (as tools/predict.py
     reads files, not as Gradio's decoder does, so a bad file is one message naming it) and a line saying
     what was read."""
-    image = gr.Image(type="filepath", image_mode=None, format="png", sources=["upload"], label=label,
-                     elem_id=elem_id, **kwargs)
-    state, info = gr.State(None), gr.Markdown("", elem_id=f"{elem_id}-info")
+    with gr.Column(min_width=160):
+        image = gr.Image(type="filepath", image_mode=None, format="png", sources=["upload"], label=label,
+                         elem_id=elem_id, **kwargs)
+        info = gr.Markdown("", elem_id=f"{elem_id}-info")
+    state = gr.State(None)
 
     def read(payload):
         if not payload:
@@ -92,6 +94,25 @@ def _upload(label: str, elem_id: str, reader: Callable[[str], object], **kwargs)
     # Raw payloads (preprocess=False): Gradio's own decoder never sees the file.
     image.change(read, image, [state, info], preprocess=False)
     return image, state
+
+
+def _example_files(root: str) -> Dict[str, str]:
+    """Photos scikit-image ships, and a cut-out cat with alpha, as files for the pages' examples."""
+    import cv2
+
+    from ..data.quickstart import bundled_photos
+
+    folder = os.path.join(root, "examples")
+    astronaut, coffee, cat = bundled_photos(("astronaut.png", "coffee.png", "chelsea.png"))
+    cat = cat[20:260, 100:380]
+    alpha = np.zeros(cat.shape[:2], np.uint8)
+    cv2.ellipse(alpha, (140, 125), (120, 110), 0, 0, 360, 255, -1)
+    files = {"astronaut": os.path.join(folder, "astronaut.png"), "coffee": os.path.join(folder, "coffee.png"),
+             "cat": os.path.join(folder, "cat_cutout.png")}
+    write_image(files["astronaut"], astronaut)
+    write_image(files["coffee"], coffee)
+    cv2.imwrite(files["cat"], cv2.cvtColor(np.dstack([cat, alpha]), cv2.COLOR_RGBA2BGRA))
+    return files
 
 
 def _mask_view(mask: np.ndarray) -> np.ndarray:
@@ -111,8 +132,8 @@ def _inpaint_controls(bank: ModelBank, prefix: str) -> Dict[str, object]:
         transforms=[], label="Photo: brush over what to remove (size, eraser, undo, clear in the toolbars)",
         brush=gr.Brush(default_size=24, colors=[("#ff2020", 0.6)], color_mode="fixed"),
         eraser=gr.Eraser(default_size=24), elem_id=f"{prefix}-editor")}
-    c["info"] = gr.Markdown("", elem_id=f"{prefix}-photo-info")
-    c["mask_upload"], c["mask"] = _upload("…or upload a mask (white = hole; added to the brush)", f"{prefix}-mask-upload",
+    c["mask_upload"], c["mask"] = _upload("…or upload a mask (white = hole; added to the brush)",
+                                          f"{prefix}-mask-upload",
                                           read_mask, height=160)
     c["model"] = _model_choice(bank, "inpainting", f"{prefix}-model")
     with gr.Accordion("Large images", open=False):
@@ -157,10 +178,7 @@ def _outputs(prefix: str, what: str) -> Dict[str, object]:
 def build_app(bank: ModelBank) -> "gr.Blocks":
     """The demo page for ``bank``'s models (not launched)."""
     downloads = Downloads()
-
-    def describe(editor):
-        background = (editor or {}).get("background")
-        return "" if background is None else f"Photo: {background.shape[1]}×{background.shape[0]} px"
+    examples = _example_files(downloads.root)
 
     @page_errors
     def inpaint(editor, uploaded_mask, model, strategy, max_size, margin):
@@ -205,7 +223,8 @@ def build_app(bank: ModelBank) -> "gr.Blocks":
         out["run"].click(harmonize, inputs + [c["model"]],
                          [out["compare"], out["result"], out["files"], out["status"]])
 
-    with gr.Blocks(title="ppinpaint demo", analytics_enabled=False) as app:
+    # Gradio's own upload cache is swept too (hourly, files older than an hour): disk stays bounded.
+    with gr.Blocks(title="ppinpaint demo", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown("# ppinpaint demo\nDeepFill v1 and CSA inpainting, RainNet and S²AM harmonization, "
                     "run by the toolkit's own prediction path on this machine.")
         if bank.random:
@@ -219,20 +238,22 @@ def build_app(bank: ModelBank) -> "gr.Blocks":
                 with gr.Column():
                     ic = _inpaint_controls(bank, "inpaint")
                     run_inpaint = gr.Button("Inpaint", variant="primary", elem_id="inpaint-run")
+                    gr.Examples([[examples["astronaut"]], [examples["coffee"]]], [ic["editor"]], label="Photos")
                 with gr.Column():
                     io = _outputs("inpaint", "photo / result")
                     io["mask_view"] = gr.Image(format="png", image_mode="L", interactive=False, height=160,
                                                label="Mask used", elem_id="inpaint-mask")
-            ic["editor"].upload(describe, ic["editor"], ic["info"])
             run_inpaint.click(inpaint, [ic[k] for k in ("editor", "mask", "model", "strategy", "max_size", "margin")],
                               [io["compare"], io["result"], io["mask_view"], io["files"], io["status"]])
 
         with gr.Tab("Harmonize", elem_id="tab-harmonize"):
             with gr.Row():
                 with gr.Column():
-                    _, background = _upload("Background", "harmonize-background", read_image)
+                    bg_upload, background = _upload("Background", "harmonize-background", read_image)
                     hc = _placement_controls(bank, "harmonize")
                     ho = {"run": gr.Button("Harmonize", variant="primary", elem_id="harmonize-run")}
+                    gr.Examples([[examples["coffee"], examples["cat"]], [examples["astronaut"], examples["cat"]]],
+                                [bg_upload, hc["fg_upload"]], label="Background and foreground")
                 with gr.Column():
                     ho.update(_outputs("harmonize", "composite / result"))
             wire_placement(background, hc, ho)
@@ -244,17 +265,18 @@ def build_app(bank: ModelBank) -> "gr.Blocks":
                 with gr.Column():
                     rc = _inpaint_controls(bank, "remove")
                     run_remove = gr.Button("1. Remove", variant="primary", elem_id="remove-run")
+                    gr.Examples([[examples["coffee"]]], [rc["editor"]], label="Photo")
                 with gr.Column():
                     cleaned = gr.Image(type="numpy", image_mode="RGB", format="png", interactive=False,
                                        label="After removal (the background of step 2)", elem_id="remove-cleaned")
                     removed_status = gr.Textbox(label="Run", interactive=False, elem_id="remove-status")
-            rc["editor"].upload(describe, rc["editor"], rc["info"])
             run_remove.click(remove, [rc[k] for k in ("editor", "mask", "model", "strategy", "max_size", "margin")],
                              [cleaned, removed_status])
             with gr.Row():
                 with gr.Column():
                     pc = _placement_controls(bank, "insert")
                     po = {"run": gr.Button("2. Insert and harmonize", variant="primary", elem_id="insert-run")}
+                    gr.Examples([[examples["cat"]]], [pc["fg_upload"]], label="Foreground", elem_id="insert-examples")
                 with gr.Column():
                     po.update(_outputs("insert", "composite / result"))
             wire_placement(cleaned, pc, po)

@@ -38,7 +38,8 @@ class ModelSpec:
 
 def quickstart_specs(root: str = CONFIG_ROOT) -> List[ModelSpec]:
     """The quickstart configs of all four methods with random weights."""
-    specs = [ModelSpec(os.path.join(root, rel), None, f"{name} (quickstart, random weights)") for name, rel in QUICKSTART]
+    specs = [ModelSpec(os.path.join(root, rel), None, f"{name} (quickstart, random weights)")
+             for name, rel in QUICKSTART]
     missing = [s.config for s in specs if not os.path.isfile(s.config)]
     if missing:
         raise FileNotFoundError(f"quickstart configs not found ({missing[0]}): run from a ppinpaint checkout "
