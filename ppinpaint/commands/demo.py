@@ -3,7 +3,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from .common import run_command
+from .common import run_command, threads_arg
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -37,4 +37,5 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--port", type=int, default=None, help="port (default: 7860, or the next free one)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
     p.add_argument("--max-file-size", default="50mb", help="largest upload accepted (default %(default)s)")
+    threads_arg(p)
     return run_command(_demo, p.parse_args(argv))
