@@ -3,7 +3,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from .common import run_command, threads_arg
+from .common import engine_arg, run_command, threads_arg
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -12,13 +12,14 @@ def _demo(args: argparse.Namespace) -> int:
     specs = [spec_from_arg(w) for w in args.weights]
     for path in args.models:
         specs += read_model_list(path)
-    bank = ModelBank(specs or quickstart_specs())
+    bank = ModelBank(specs or quickstart_specs(), args.engine, args.threads)
     try:
         from ..demo.app import launch
     except ImportError as e:  # Gradio is an optional extra: one line, not a traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"demo: {len(bank.models)} model(s) loaded: {', '.join(bank.models)}")
+    engines = {name: getattr(model, "engine", "eager") for name, model in bank.models.items()}
+    print("demo: " + "; ".join(f"{name} ({engine})" for name, engine in engines.items()))
     launch(bank, host=args.host, port=args.port, share=args.share, max_file_size=args.max_file_size)
     return 0
 
@@ -37,5 +38,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--port", type=int, default=None, help="port (default: 7860, or the next free one)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
     p.add_argument("--max-file-size", default="50mb", help="largest upload accepted (default %(default)s)")
+    engine_arg(p)
     threads_arg(p)
     return run_command(_demo, p.parse_args(argv))

@@ -87,13 +87,20 @@ def read_model_list(path: str) -> List[ModelSpec]:
     return specs
 
 
-def _load(spec: ModelSpec):
-    from ..api import load_model
+def _load(spec: ModelSpec, engine: Optional[str], threads: Optional[int]):
+    """The spec's model, run by ``engine`` (else its config's ``predict.engine``) through ppinpaint.compiled."""
+    from ..api import as_config, load_model
+    from ..compiled import compile_model
     from ..engine.checkpoint import resolve_weights
 
     try:
+        cfg = as_config(spec.config)
+        section = cfg.section("predict")
         # A run folder or its checkpoints/ means its best checkpoint, else its latest (as every command).
-        return load_model(spec.config, resolve_weights(spec.weights)[0] if spec.weights else None)
+        model = load_model(cfg, resolve_weights(spec.weights)[0] if spec.weights else None)
+        # Random weights differ at every start: compiling them would only fill the cache with one-off graphs.
+        chosen = (engine or str(section["engine"])) if spec.weights else "eager"
+        return compile_model(model, chosen, section["cache_dir"], threads)
     except (ValueError, OSError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         raise type(e)(f"model '{spec.label}': {msg}") from None
@@ -110,15 +117,17 @@ def engine_info(model) -> Dict[str, object]:
 
 
 class ModelBank:
-    """Every model of the demo, loaded once at start; runs are served one at a time (a lock)."""
+    """Every model of the demo, loaded (and compiled, per ``engine``) once at start; runs are served one at
+    a time (a lock)."""
 
-    def __init__(self, specs: Sequence[ModelSpec]) -> None:
+    def __init__(self, specs: Sequence[ModelSpec], engine: Optional[str] = None,
+                 threads: Optional[int] = None) -> None:
         labels = [s.label for s in specs]
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
             raise ValueError(f"two models share the name {dupes[0]!r}: give each a distinct 'name'")
         self.specs = {s.label: s for s in specs}
-        self.models = {s.label: _load(s) for s in specs}
+        self.models = {s.label: _load(s, engine, threads) for s in specs}
         self.random = [s.label for s in specs if not s.weights]
         self._lock = threading.Lock()
 
