@@ -23,6 +23,7 @@ from scipy import linalg
 
 from ..registry import CONVERTERS, METRICS
 from ..utils.weight_files import WeightsFileError, read_state_file
+from ..utils.weights import load_net_state
 from .inception import FIDInceptionV3, state_for_dims
 from .lpips_net import LPIPSNet, backbone_of
 from .means import subset_means
@@ -73,12 +74,10 @@ def load_metric_state(weights: Weights, role: str, metric: str) -> Dict[str, np.
 
 
 def _set_state(net: paddle.nn.Layer, state: Dict[str, np.ndarray], metric: str) -> None:
-    own = net.state_dict()
-    bad = [k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape)]
-    if bad:
-        raise MetricWeightsError(f"{metric} weights do not fit the network: {len(bad)} missing or mis-shaped "
-                                 f"tensor(s), e.g. {bad[:3]}")
-    net.set_state_dict({k: state[k] for k in own})
+    try:
+        load_net_state(net, state, f"{metric} network", ignore_unexpected=True)
+    except ValueError as e:
+        raise MetricWeightsError(str(e)) from None
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,

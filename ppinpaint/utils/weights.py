@@ -18,9 +18,13 @@ def _as_dtype_of(value: object, param: paddle.Tensor, key: str, role: str) -> ob
     raise ValueError(f"weights for the {role}: {key} is {value.dtype}, the net expects {want}")
 
 
-def load_net_state(net: nn.Layer, state: Dict[str, object], role: str = "net") -> None:
-    """Load ``state`` into ``net``: missing, unexpected and wrongly-shaped keys are one error."""
+def load_net_state(net: nn.Layer, state: Dict[str, object], role: str = "net",
+                   ignore_unexpected: bool = False) -> None:
+    """Load ``state`` into ``net``: missing, unexpected (unless ``ignore_unexpected``: a file holding more
+    than this net, e.g. a backbone's later layers) and wrongly-shaped keys are one error."""
     own = net.state_dict()
+    if ignore_unexpected:
+        state = {k: v for k, v in state.items() if k in own}
     state = {k: _as_dtype_of(v, own[k], k, role) if k in own else v for k, v in state.items()}
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

@@ -13,6 +13,7 @@ from paddle import nn
 
 from ...registry import NETWORKS
 from ...utils.weight_files import read_state_file
+from ...utils.weights import load_net_state
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,10 @@ class VGG16Features(nn.Layer):
             state = read_state_file(weights)  # safetensors or a .pdparams through the restricted reader
             # What `convert_weights.py torchvision_vgg16` writes: {'vgg16': state}.
             state = state["vgg16"] if set(state) == {"vgg16"} else state
-            self.set_state_dict(_checked(state, self.state_dict(), weights))
+            try:
+                load_net_state(self, state, "VGG16 features", ignore_unexpected=True)
+            except ValueError as e:
+                raise ValueError(f"{weights}: {e}") from None
         elif not pretrained:
             logger.warning("VGG16Features: no weights and pretrained=false, features are RANDOM "
                            "(consistency loss and feature discriminator will not be meaningful)")
@@ -70,7 +74,7 @@ class VGG16Features(nn.Layer):
         """[N,3,H,W] -> {relu1_2, relu2_2, relu3_3, relu4_3}."""
         if self._fetch_pretrained:
             features = paddle.vision.models.vgg16(pretrained=True).features.state_dict()
-            self.set_state_dict(_checked(from_features(features), self.state_dict(), "paddle vgg16"))
+            load_net_state(self, from_features(features), "VGG16 features from paddle's vgg16", ignore_unexpected=True)
             self._fetch_pretrained = False
         out = {}
         for (name, _, _), key in zip(SLICES, OUTPUTS):
@@ -90,14 +94,3 @@ def from_features(features: Dict[str, object]) -> Dict[str, object]:
         name = [n for n, start in bounds if start <= index][-1]
         out[f"{name}.{key}"] = value
     return out
-
-
-def _checked(state: dict, target: dict, what: str) -> dict:
-    missing = sorted(set(target) - set(state))
-    if missing:
-        raise ValueError(f"VGG16 weights from {what} lack {len(missing)} key(s), e.g. {missing[:3]}")
-    for key, value in target.items():
-        if tuple(state[key].shape) != tuple(value.shape):
-            raise ValueError(f"VGG16 weights from {what}: {key} has shape {tuple(state[key].shape)}, "
-                             f"expected {tuple(value.shape)}")
-    return {k: state[k] for k in target}
