@@ -60,7 +60,7 @@ class Downloads:
         paths = []
         for name, array in images.items():
             if array.ndim == 2:  # a {0,1} mask -> white hole on black
-                array = np.repeat((array * 255).astype(np.uint8)[:, :, None], 3, axis=2)
+                array = np.repeat(_mask_view(array)[:, :, None], 3, axis=2)
             path = os.path.join(folder, name)
             write_image(path, array)
             paths.append(path)
@@ -116,6 +116,7 @@ def _example_files(root: str) -> Dict[str, str]:
 
 
 def _mask_view(mask: np.ndarray) -> np.ndarray:
+    """A {0,1} float mask as a grey image (255 = hole / foreground)."""
     return (mask * 255).astype(np.uint8)
 
 
