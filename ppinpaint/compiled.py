@@ -10,6 +10,7 @@ in the folder); an engine that differs by more than ``TOLERANCE`` is refused, an
 fastest of eager and the engines that passed, once, for every later session too.
 """
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -27,6 +28,7 @@ ENGINES = ("eager", "paddle", "onnx", "auto")
 CACHE_ENV = "PPINPAINT_CACHE"
 CHECK_FILE = "check.yml"
 TOLERANCE = 1e-4
+logger = logging.getLogger(__name__)
 _PRIMITIVES = (bool, int, float, str)
 # nn.Layer's own bookkeeping (instance counters, train/eval and built flags): not what a layer computes.
 _LAYER_NOISE = frozenset(vars(paddle.nn.Layer())) | {"_built", "training"}
@@ -165,7 +167,15 @@ def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, 
     model.eval()
     folder = os.path.join(cache_root(cache_dir), f"{type(model).__name__}-{graph_digest(model)[:24]}")
     if not os.path.isfile(os.path.join(folder, "deploy.yml")):
-        _export(model, folder)
+        try:
+            _export(model, folder)
+        except Exception as e:  # tracing fails with many exception types, all meaning "not exportable"
+            # Paddle's tracing errors end with the original exception's line.
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[-1].strip()[:300]
+            if engine == "auto":
+                logger.warning("%s cannot be exported (%s): running it eagerly", type(model).__name__, reason)
+                return model
+            raise ExportError(f"{type(model).__name__} cannot be compiled: {reason}") from e
     check = _read_check(folder)
     wanted = ("paddle", "onnx") if engine == "auto" else (engine,)
     if any(e not in check for e in wanted):

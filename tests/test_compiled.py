@@ -125,3 +125,16 @@ def test_predict_command_runs_the_chosen_engine(tmp_path):
     assert "engine: paddle" in proc.stdout and len(os.listdir(tmp_path / "cache")) == 1
     eager = predict_array(model, photo, (m > 0).astype(np.float32))
     assert np.abs(read_image(str(tmp_path / "out" / "x.png")).astype(int) - eager.astype(int)).max() <= 1
+
+
+def test_a_graph_that_cannot_be_exported(tmp_path):
+    model = _model("rainnet")
+
+    def untraceable(image, mask):
+        raise RuntimeError("not traceable here")
+
+    model.infer_graph = untraceable
+    assert compile_model(model, "auto", cache_dir=str(tmp_path)) is model
+    with pytest.raises(ValueError, match="RainNet cannot be compiled: .*not traceable here"):
+        compile_model(model, "paddle", cache_dir=str(tmp_path))
+    assert os.listdir(tmp_path) == []  # the failed build left nothing behind
