@@ -23,6 +23,7 @@ import yaml
 
 from .export import ExportError, export_model, export_onnx
 from .inference import load_predictor
+from .utils.weight_files import write_text
 
 ENGINES = ("eager", "paddle", "onnx", "auto")
 CACHE_ENV = "PPINPAINT_CACHE"
@@ -152,10 +153,7 @@ def _read_check(folder: str) -> Dict[str, dict]:
 
 
 def _write_check(folder: str, check: Dict[str, dict]) -> None:
-    tmp = os.path.join(folder, CHECK_FILE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        yaml.safe_dump(check, f, sort_keys=True)
-    os.replace(tmp, os.path.join(folder, CHECK_FILE))
+    write_text(os.path.join(folder, CHECK_FILE), yaml.safe_dump(check, sort_keys=True))
 
 
 def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, threads: Optional[int] = None):

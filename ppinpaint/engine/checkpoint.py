@@ -32,7 +32,7 @@ import numpy as np
 import paddle
 
 from ..utils.weight_files import (WeightsFileError, load_tensors, nest, read_json, read_paddle_pickle,
-                                  read_state_file, save_tensors, save_weights, write_json)
+                                  read_state_file, save_tensors, save_weights, write_json, write_text)
 
 MODEL_FILE = "model.safetensors"
 OPTIM_FILE = "optimizers.safetensors"
@@ -44,15 +44,6 @@ TRAINER_KEYS = ("step", "world_size", "paddle_rng", "numpy_rng", "python_rng", "
 
 class RunFolderError(OSError):
     """A run folder that cannot be used as asked (in use, or holding another run); names the folder."""
-
-
-def _write_text_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _fsync_dir(path: str) -> None:
@@ -255,7 +246,7 @@ class CheckpointManager:
         """Write ``iter_<step>`` atomically, point ``latest`` at it, prune older ones of this lineage."""
         name = self._free_name(f"iter_{step:07d}")
         path = self._commit(name, model_state, optim_state, trainer_state)
-        _write_text_atomic(os.path.join(self.root, "latest"), name)
+        write_text(os.path.join(self.root, "latest"), name)
         self._prune(name, step)
         return path
 
@@ -271,7 +262,7 @@ class CheckpointManager:
         tmp_link = os.path.join(self.root, f".tmp-link-{os.getpid()}")
         os.symlink(name, tmp_link)
         os.replace(tmp_link, link)
-        _write_text_atomic(os.path.join(self.root, "best.json"),
+        write_text(os.path.join(self.root, "best.json"),
                            json.dumps({"metric": metric, "value": value, "step": step, "path": name}))
         _fsync_dir(self.root)
         # Only a best folder of this checkpoints folder is removed (a copied run's link may point anywhere).

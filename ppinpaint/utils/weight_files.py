@@ -56,7 +56,11 @@ def write_json(path: str, obj: Any) -> None:
             return np.asarray(value.numpy()).tolist()
         raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
-    text = json.dumps(obj, default=plain, allow_nan=True)
+    write_text(path, json.dumps(obj, default=plain, allow_nan=True))
+
+
+def write_text(path: str, text: str) -> None:
+    """``text`` (UTF-8) to ``path`` atomically: readers see the old file or the whole new one."""
 
     def write(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
