@@ -18,13 +18,6 @@ DEPLOY_FILE = "deploy.yml"
 ONNX_FILE = "model.onnx"
 ONNX_OPSET = 16                 # where the exports were tested; paddle2onnx raises it when an op needs more
 
-# Methods whose exported graph paddle2onnx 2.1.0 cannot convert, and why: --onnx raises this reason.
-NO_ONNX = {
-    "CSA": "paddle2onnx 2.1.0 converts the attention's while loop (pd_op.while) to an ONNX Loop without "
-           "the tensor array its steps write (pd_op.array_write_), and onnxruntime rejects the model it "
-           "writes; use Paddle Inference",
-}
-
 # Methods whose exported graph crashes Paddle 3.3.1 Inference under oneDNN: deploy.yml turns it off.
 ONEDNN_UNSAFE = {
     "DeepFillV1": "Paddle 3.3.1 Inference with oneDNN corrupts the heap on this graph "
@@ -180,10 +173,6 @@ def export_onnx(model_dir: str, opset: int = ONNX_OPSET) -> str:
         raise ExportError("ONNX export needs paddle2onnx: pip install 'ppinpaint[export]' "
                           "(or -r requirements-dev.txt)") from None
     files = model_files(model_dir)
-    # paddle2onnx reports success on these graphs: the reason is known, so say it before converting.
-    name = read_deploy(model_dir).get("model") if os.path.isfile(os.path.join(model_dir, DEPLOY_FILE)) else None
-    if name in NO_ONNX:
-        raise ExportError(f"{name} cannot be exported to ONNX: {NO_ONNX[name]}")
     save_file = os.path.join(model_dir, ONNX_FILE)
     if os.path.exists(save_file):
         os.remove(save_file)
@@ -198,4 +187,42 @@ def export_onnx(model_dir: str, opset: int = ONNX_OPSET) -> str:
         errors = [l.strip() for l in lines if "[ERROR]" in l] or [l.strip() for l in lines if "Error:" in l]
         raise ExportError(f"paddle2onnx could not convert {files['program']}: "
                           + (errors[0] if errors else log.strip()[-500:]))
+    _rename_loop_inputs(save_file)
     return save_file
+
+
+def _rename_loop_inputs(path: str) -> None:
+    """Give every Loop/If body input a name of its own (paddle2onnx reuses the outer tensors' names).
+
+    ONNX allows the shadowing and onnxruntime runs it, but OpenVINO's ONNX reader then takes those
+    inputs for outer-scope references and refuses the Loop (CSA's attention recurrence).
+    """
+    import onnx
+
+    model = onnx.load(path)
+    if not _rename_body_inputs(model.graph):
+        return
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def _rename_body_inputs(graph) -> bool:
+    """Rename the inputs of the bodies of ``graph``'s nodes, recursively; True when there were any."""
+    import onnx
+
+    changed = False
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type != onnx.AttributeProto.GRAPH:
+                continue
+            body, renames = attr.g, {}
+            for i, value in enumerate(body.input):
+                renames[value.name] = value.name = f"{node.name}.body_input.{i}"
+            for inner in body.node:
+                inner.input[:] = [renames.get(name, name) for name in inner.input]
+            for value in body.output:
+                if value.name in renames:   # an input passed straight through keeps its output name
+                    body.node.append(onnx.helper.make_node("Identity", [renames[value.name]], [value.name]))
+            _rename_body_inputs(body)
+            changed = True
+    return changed

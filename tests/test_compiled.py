@@ -46,7 +46,7 @@ def test_paddle_engine_matches_eager(name, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["rainnet", "s2am", "deepfill_v1"])
+@pytest.mark.parametrize("name", ["rainnet", "s2am", "deepfill_v1", "csa"])
 def test_onnx_engine_matches_eager(name, tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("paddle2onnx")
@@ -54,11 +54,6 @@ def test_onnx_engine_matches_eager(name, tmp_path):
     compiled = compile_model(model, "onnx", cache_dir=str(tmp_path))
     image, mask = check_batch(model)
     assert np.abs(compiled.infer(image, mask).numpy() - _eager(model, image, mask)).max() <= TOLERANCE
-
-
-def test_onnx_engine_refuses_csa_with_the_reason(tmp_path):
-    with pytest.raises(ValueError, match="onnx engine cannot run CSA.*paddle2onnx"):
-        compile_model(_model("csa"), "onnx", cache_dir=str(tmp_path))
 
 
 def test_cache_is_reused_and_follows_the_weights(tmp_path):

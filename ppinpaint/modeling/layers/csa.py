@@ -182,13 +182,36 @@ def _device(a: np.ndarray, like: paddle.Tensor) -> paddle.Tensor:
     return paddle.to_tensor(a, place=like.place)
 
 
+def _linear_scan(a: paddle.Tensor, b: paddle.Tensor, steps: paddle.Tensor) -> paddle.Tensor:
+    """All y_t = a_t * y_{t-1} + b_t (y_{-1} = 0) along axis 0 in ceil(log2 P) parallel steps (Hillis-Steele).
+
+    Step d composes each map with the one d rows before it, ``(a, b) o (a', b') = (a a', a b' + b)``;
+    rows with nothing d rows before stay as they are.
+    """
+    index = paddle.arange(steps)
+
+    def more(d, a, b):
+        return d < steps
+
+    def compose(d, a, b):
+        src = index - d
+        before = (src >= 0).astype("float32").reshape([-1, 1, 1])
+        src = paddle.clip(src, min=0)
+        b = b + before * a * b.index_select(src)
+        return d + d, a * (before * a.index_select(src) + (1.0 - before)), b
+
+    return paddle.static.nn.while_loop(more, compose, [paddle.ones([1], "int64"), a, b])[2]
+
+
 def csa_graph(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True) -> paddle.Tensor:
     """CSA forward as Paddle ops only (what export traces): [N,C,h,w] features, [N,1,h,w] mask (1 = hole).
 
     Equals the layer's forward (:func:`_plan`, :func:`_recurrence`, :func:`_fill`) without the
-    attention: ``out_t = x[m_t] + keep * (out_{t-1} - x[m_t])`` is Eq. 3-4 applied to the features,
-    in float32. One loop step per position that is a hole in any sample, for all samples at once;
-    a sample's ``out_{t-1}`` is carried unchanged through its known positions, so each keeps its mask.
+    attention: ``out_t = out_{t-1} + take_t * (x[m_t] - out_{t-1})``, ``take = 1 - keep``, is Eq. 3-4
+    applied to the features, in float32. One loop step per position that is a hole in any sample, for
+    all samples at once; a sample's ``out_{t-1}`` is carried unchanged through its known positions
+    (take = 0), so each keeps its mask. The loop yields the weights only; the rows follow from them by
+    :func:`_linear_scan`.
     """
     shape = paddle.shape(x)
     zero = paddle.zeros([], "float32")      # one constant, not one op per loop step
@@ -210,37 +233,48 @@ def csa_graph(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True) ->
     value = scores.max(axis=2, keepdim=True)                                        # [N,P,1]
     if clamp:
         value = paddle.maximum(value, zero)
-    match = paddle.take_along_axis(feats, scores.argmax(axis=2).unsqueeze(1).expand_as(holes), axis=2,
-                                  broadcast=False)
+    # Each best candidate by its (sample, position) pair: take_along_axis needs an expand_as, which
+    # paddle2onnx 2.1.0 converts to an ONNX Expand of a constant shape.
+    best = scores.argmax(axis=2)                                                    # [N,P]
+    index = paddle.stack([paddle.zeros_like(best) + paddle.arange(shape[0]).unsqueeze(1), best], axis=2)
     # Step-major [P,N,...]: a step reads one contiguous row of each. (Unsqueeze before transpose:
     # Paddle 3.3.1's oneDNN passes fuse transpose + unsqueeze into an op its predictor cannot build.)
     query = (holes / norms.index_select(positions, axis=1).unsqueeze(1)).transpose([2, 0, 1])
-    match = match.transpose([2, 0, 1])
-    value = value.transpose([1, 0, 2])
+    match = paddle.gather_nd(feats.transpose([0, 2, 1]), index.transpose([1, 0, 2]))              # [P,N,C]
     step_hole = hole.index_select(positions, axis=1).astype("float32").unsqueeze(2).transpose([1, 0, 2])
+    # One gather per step reads all four: the loop's cost is its op count, not its arithmetic.
+    packed = paddle.concat([query, match, value.transpose([1, 0, 2]), step_hole], axis=2)    # [P,N,2C+2]
+    channels = x.shape[1] if x.shape[1] > 0 else shape[1]
     steps = paddle.shape(positions)[0]
+    slots = paddle.arange(steps).reshape([-1, 1, 1])                                # [P,1,1]
+    tiny = paddle.full([], np.finfo(np.float32).tiny, "float32")
 
-    def more(p, prev, rows):
+    def more(p, prev, takes):
         return p < steps
 
-    def step(p, prev, rows):
-        q, m, v, h = (t.index_select(p) for t in (query, match, value, step_hole))    # [1,N,...]
+    def step(p, prev, takes):
+        q, m, v, h = paddle.split(packed.index_select(p), [channels, channels, 1, 1], axis=2)   # [1,N,...]
         s = (prev * q).sum(axis=2, keepdim=True)
         if clamp:
+            # s, v >= 0: a zero denominator means s = 0, and keep = 0 takes the match alone (as
+            # _recurrence); a denominator below float32's smallest normal is read as that.
             s = paddle.maximum(s, zero)
-        denom = s + v
+            keep = s / paddle.maximum(s + v, tiny)
+        else:
+            denom = s + v
+            keep = paddle.where(denom != zero, s / denom, paddle.zeros_like(s))
         # prev is 0 up to a sample's first hole, so s = 0 and keep = 0 there: it takes its match
-        # alone. A zero denominator (nothing to mix) keeps the match alone too. (Traced, where is one
-        # op only when its three operands have one shape; otherwise it broadcasts them op by op.)
-        keep = paddle.where(denom != zero, s / denom, paddle.zeros_like(s))
-        # Blend by the 0/1 hole flag: exact for either value, and three ops where `where` needs ten.
-        prev = h * (m + keep * (prev - m)) + (1.0 - h) * prev
-        # One row per step into a tensor array: writing into a [P,N,C] carry would copy it every step.
-        return p + 1, prev, paddle.tensor.array_write(prev, p, rows)
+        # alone. take = 0 exactly where the sample has no hole, so its prev passes unchanged.
+        take = h - h * keep
+        prev = prev + take * (m - prev)
+        # Only the weights leave the loop: a [P,N,C] output or a tensor array written per step
+        # would be copied every step, and paddle2onnx 2.1.0 loses tensor arrays written in a loop.
+        return p + 1, prev, takes + (slots == p).astype("float32") * take
 
-    start = [paddle.zeros([1], "int64"), paddle.zeros_like(query[0:1]), paddle.tensor.create_array("float32")]
-    rows = paddle.static.nn.while_loop(more, step, start)[2]
-    filled = paddle.tensor.manipulation.tensor_array_to_tensor(rows, axis=0)[0]     # [P,N,C]
+    start = [paddle.zeros([1], "int64"), paddle.zeros_like(query[0:1]), paddle.zeros_like(step_hole)]
+    takes = paddle.static.nn.while_loop(more, step, start)[2]                       # [P,N,1]
+    # out_t = (1 - take_t) out_{t-1} + take_t m_t, all t at once.
+    filled = _linear_scan(1.0 - takes, takes * match, steps)                         # [P,N,C]
     # Each position's step row; positions never visited read row 0 and are known anyway.
     row = paddle.clip(paddle.cumsum(visited.astype("int64")) - 1, min=0)
     filled = filled.index_select(row).transpose([1, 2, 0])                          # [N,C,HW]
