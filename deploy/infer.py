@@ -1,5 +1,5 @@
-"""Thin wrapper: `python deploy/infer.py --help` (an exported model with Paddle Inference or onnxruntime;
-the command is ppinpaint/commands/infer.py)."""
+"""Thin wrapper: `python deploy/infer.py --help` (an exported model with Paddle Inference, onnxruntime or
+OpenVINO; the command is ppinpaint/commands/infer.py)."""
 import os
 import sys
 

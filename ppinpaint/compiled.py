@@ -8,6 +8,7 @@ options and the Paddle and ppinpaint versions; exports have dynamic N, H and W, 
 every input size. Each engine is checked against eager on a fixed batch when first built (``check.yml``
 in the folder); an engine that differs by more than ``TOLERANCE`` is refused, and ``auto`` picks the
 fastest of eager and the engines that passed, once, for every later session too.
+``openvino`` runs the same ``model.onnx`` as ``onnx``, by OpenVINO.
 """
 import hashlib
 import logging
@@ -25,7 +26,9 @@ from .export import ExportError, export_model, export_onnx
 from .inference import load_predictor
 from .utils.weight_files import write_text
 
-ENGINES = ("eager", "paddle", "onnx", "auto")
+ENGINES = ("eager", "paddle", "onnx", "openvino", "auto")
+# Each needs the ONNX file of the export (paddle2onnx) besides the Paddle program.
+_ONNX_ENGINES = ("onnx", "openvino")
 CACHE_ENV = "PPINPAINT_CACHE"
 CHECK_FILE = "check.yml"
 TOLERANCE = 1e-4
@@ -133,7 +136,7 @@ def _self_check(model, folder: str, engine: str, threads: Optional[int]) -> Dict
     image, mask = check_batch(model)
     expected = model.infer(paddle.to_tensor(image), paddle.to_tensor(mask)).numpy()
     try:
-        if engine == "onnx" and not os.path.isfile(os.path.join(folder, "model.onnx")):
+        if engine in _ONNX_ENGINES and not os.path.isfile(os.path.join(folder, "model.onnx")):
             export_onnx(folder)
         predictor = load_predictor(folder, engine, cpu_threads=threads)
         diff = float(np.abs(predictor.infer(image, mask) - expected).max())
@@ -175,7 +178,7 @@ def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, 
                 return model
             raise ExportError(f"{type(model).__name__} cannot be compiled: {reason}") from e
     check = _read_check(folder)
-    wanted = ("paddle", "onnx") if engine == "auto" else (engine,)
+    wanted = ("paddle",) + _ONNX_ENGINES if engine == "auto" else (engine,)
     if any(e not in check for e in wanted):
         for e in wanted:
             check.setdefault(e, _self_check(model, folder, e, threads))

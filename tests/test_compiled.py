@@ -1,5 +1,6 @@
 """Compiled inference: every model through every engine equals eager, cached builds are reused, and the
 cache key follows the weights."""
+import importlib.util
 import os
 
 import numpy as np
@@ -46,12 +47,14 @@ def test_paddle_engine_matches_eager(name, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("engine, runtime", [("onnx", "onnxruntime"), ("openvino", "openvino")])
 @pytest.mark.parametrize("name", ["rainnet", "s2am", "deepfill_v1", "csa"])
-def test_onnx_engine_matches_eager(name, tmp_path):
-    pytest.importorskip("onnxruntime")
+def test_onnx_engines_match_eager(name, engine, runtime, tmp_path):
+    pytest.importorskip(runtime)
     pytest.importorskip("paddle2onnx")
     model = _model(name)
-    compiled = compile_model(model, "onnx", cache_dir=str(tmp_path))
+    compiled = compile_model(model, engine, cache_dir=str(tmp_path), threads=1)
+    assert compiled.engine == engine and compiled.cpu_threads == 1
     image, mask = check_batch(model)
     assert np.abs(compiled.infer(image, mask).numpy() - _eager(model, image, mask)).max() <= TOLERANCE
 
@@ -86,6 +89,10 @@ def test_auto_picks_an_engine_that_passed(tmp_path):
     assert check[engine]["ok"] and check["eager"]["ok"]
     passed = {e: r["seconds"] for e, r in check.items() if r.get("ok")}
     assert engine == min(passed, key=passed.get)
+    # Every engine installed here was a candidate and agreed with eager.
+    for candidate, module in (("paddle", "paddle"), ("onnx", "onnxruntime"), ("openvino", "openvino")):
+        if importlib.util.find_spec(module):
+            assert check[candidate]["ok"] and check[candidate]["max_diff"] <= TOLERANCE, check[candidate]
 
 
 def test_eager_and_unknown_engines(tmp_path):

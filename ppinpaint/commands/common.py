@@ -42,9 +42,12 @@ def threads_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def engine_arg(parser: argparse.ArgumentParser) -> None:
-    """``--engine``: eager, or the inference graph compiled for Paddle Inference / onnxruntime (``auto``: the fastest)."""
-    parser.add_argument("--engine", choices=["eager", "paddle", "onnx", "auto"], default=None,
-                        help="eager Paddle, the exported graph in Paddle Inference or onnxruntime (built on first use, "
+    """``--engine``: eager, or the inference graph compiled for Paddle Inference / onnxruntime / OpenVINO
+    (``auto``: the fastest)."""
+    # ppinpaint.compiled.ENGINES, spelled out: importing it would load Paddle for `--help`.
+    parser.add_argument("--engine", choices=["eager", "paddle", "onnx", "openvino", "auto"], default=None,
+                        help="eager Paddle, the exported graph in Paddle Inference, onnxruntime or OpenVINO (built on "
+                             "first use, "
                              "cached, checked against eager), or auto: the fastest that passed (config "
                              "predict.engine, default eager)")
 

@@ -21,12 +21,14 @@ def _infer(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run an exported model on images with Paddle Inference or onnxruntime."""
+    """Run an exported model on images with Paddle Inference, onnxruntime or OpenVINO."""
     p = argparse.ArgumentParser(prog="infer", description="Run an exported model (tools/export.py) on images "
-                                "with Paddle Inference or onnxruntime; inputs and outputs as tools/predict.py.")
+                                "with Paddle Inference, onnxruntime or OpenVINO; inputs and outputs as "
+                                "tools/predict.py.")
     p.add_argument("--model-dir", required=True, help="export folder (model.json/.pdmodel, model.pdiparams, deploy.yml)")
     io_args(p)
-    p.add_argument("--backend", default="paddle", choices=["paddle", "onnx"], help="default: %(default)s")
+    p.add_argument("--backend", default="paddle", choices=["paddle", "onnx", "openvino"],
+                   help="onnx and openvino run the folder's model.onnx (export --onnx); default: %(default)s")
     p.add_argument("--device", choices=["cpu", "gpu"], default=None, help="default: gpu when available")
     p.add_argument("--no-mkldnn", action="store_true", help="CPU without oneDNN (default: on unless deploy.yml says onednn: false)")
     threads_arg(p)

@@ -1,4 +1,4 @@
-"""Exported models (Paddle Inference with oneDNN, onnxruntime) against the eager models, per config."""
+"""Exported models (Paddle Inference with oneDNN, onnxruntime, OpenVINO) against the eager models, per config."""
 import importlib.util
 import os
 import subprocess
@@ -12,7 +12,7 @@ import yaml
 import ppinpaint
 from ppinpaint.data.io import read_image, write_image
 from ppinpaint.export import export_model, export_onnx, read_deploy
-from ppinpaint.inference import OnnxPredictor, PaddlePredictor
+from ppinpaint.inference import OnnxPredictor, OpenVinoPredictor, PaddlePredictor
 from ppinpaint.predict import Predictor, predict_array
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -107,13 +107,66 @@ def test_onnxruntime_matches_eager(exported):
     np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
 
 
+def test_openvino_matches_eager(exported):
+    """OpenVINO on the same model.onnx, f32 pinned: within 1e-4 of eager at two batch sizes and shapes."""
+    pytest.importorskip("openvino")
+    pytest.importorskip("paddle2onnx")
+    name, model, out = exported
+    if name == "rainnet_in":
+        pytest.skip("same operators as rainnet")
+    if not os.path.isfile(os.path.join(out, "model.onnx")):  # written by the onnxruntime test when it ran first
+        export_onnx(out)
+    predictor = OpenVinoPredictor(out, cpu_threads=1)
+    assert predictor.compiled.get_property("INFERENCE_PRECISION_HINT").to_string() == "f32"
+    assert predictor.compiled.get_property("INFERENCE_NUM_THREADS") == 1
+    h, w = SIZES.get(name, (256, 256))
+    image, mask = _batch(2, h, w)
+    np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
+    # one compiled model, dynamic N, H and W: batch 1 at another shape
+    image, mask = _batch(1, h, 2 * w, seed=1)
+    np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
+
+
+NO_OPENVINO = """
+import sys
+# Every installed distribution but OpenVINO's, as a plain path entry: openvino is not installed here.
+sys.path[:0] = [sys.argv[1]]
+# OpenCV's loader re-imports cv2 from its real folder; this is its switch for a package found elsewhere.
+sys.OpenCV_REPLACE_SYS_PATH_0 = True
+from ppinpaint.commands.infer import main
+sys.exit(main(["--model-dir", sys.argv[2], "--backend", "openvino", "--image", "x.png", "--mask", "m.png",
+               "--output", "o"]))
+"""
+
+
+def test_openvino_backend_without_openvino_is_one_message(tmp_path):
+    """A Python where openvino is not installed (site-packages minus openvino*): exit code 2 and what to install."""
+    import site
+
+    packages = tmp_path / "site"
+    packages.mkdir()
+    for folder in site.getsitepackages():
+        for entry in os.listdir(folder):
+            if not entry.startswith("openvino") and not (packages / entry).exists():
+                os.symlink(os.path.join(folder, entry), packages / entry)
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "deploy.yml").write_text("task: inpainting\nsize_multiple: 8\nmin_size: 0\n")
+    # -S: no site-packages (and no .pth files) but the filtered copy; PYTHONPATH finds this checkout.
+    proc = subprocess.run([sys.executable, "-S", "-c", NO_OPENVINO, str(packages), str(tmp_path / "export")],
+                          capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ROOT})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip() == ("error: the openvino backend needs openvino, which is not installed: "
+                                   "pip install openvino (or use the paddle backend)")
+
+
 def _predictors(out: str):
-    """Every engine that runs an export folder here: Paddle Inference, and onnxruntime when installed."""
+    """Every engine that runs an export folder here: Paddle Inference, and onnxruntime / OpenVINO when installed."""
     yield PaddlePredictor(out, device="cpu")
-    if importlib.util.find_spec("paddle2onnx") and importlib.util.find_spec("onnxruntime"):
-        if not os.path.isfile(os.path.join(out, "model.onnx")):
-            export_onnx(out)
-        yield OnnxPredictor(out)
+    for runtime, predictor in (("onnxruntime", OnnxPredictor), ("openvino", OpenVinoPredictor)):
+        if importlib.util.find_spec("paddle2onnx") and importlib.util.find_spec(runtime):
+            if not os.path.isfile(os.path.join(out, "model.onnx")):
+                export_onnx(out)
+            yield predictor(out)
 
 
 @pytest.mark.parametrize("exported", ["csa"], indirect=True)

@@ -187,7 +187,7 @@ def test_onnx_backend_without_onnxruntime_is_one_message(tmp_path, monkeypatch, 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as when it is not installed
     code = infer_main(["--model-dir", str(tmp_path), "--backend", "onnx", "--image", "x.png", "--mask", "m.png",
                        "--output", "o"])
-    assert code == 2 and "--backend onnx needs onnxruntime" in capsys.readouterr().err
+    assert code == 2 and "the onnx backend needs onnxruntime, which is not installed" in capsys.readouterr().err
 
 
 def test_damaged_program_or_parameters_are_one_message(tmp_path):
@@ -203,6 +203,17 @@ def test_damaged_program_or_parameters_are_one_message(tmp_path):
         (bad / name).write_bytes(content)
         with pytest.raises(ExportError, match=rf"cannot load the exported model .*{name}.*re-export"):
             PaddlePredictor(str(bad), device="cpu")
+
+
+@pytest.mark.parametrize("backend, module", [("onnx", "onnxruntime"), ("openvino", "openvino")])
+def test_damaged_onnx_file_is_one_message(tmp_path, backend, module):
+    from ppinpaint.inference import load_predictor
+
+    pytest.importorskip(module)
+    (tmp_path / "deploy.yml").write_text("task: inpainting\nsize_multiple: 8\nmin_size: 0\n")
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x07garbage" * 64)
+    with pytest.raises(ExportError, match=r"cannot load .*model\.onnx: .*re-export with --onnx"):
+        load_predictor(str(tmp_path), backend)
 
 
 def test_a_result_written_twice_is_refused_before_writing(tmp_path, model):
