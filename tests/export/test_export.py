@@ -87,43 +87,31 @@ def test_fixed_size_export_rejects_other_sizes(tmp_path):
         predictor.infer(*_batch(1, 256, 512))
 
 
-def test_onnxruntime_matches_eager(exported):
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_onnx_file_matches_eager(exported, runtime):
+    """model.onnx by onnxruntime and by OpenVINO (f32 pinned): within 1e-4 of eager, N, H and W dynamic."""
     pytest.importorskip("paddle2onnx")
-    pytest.importorskip("onnxruntime")
+    pytest.importorskip(runtime)
     name, model, out = exported
     if name == "rainnet_in":
         pytest.skip("same operators as rainnet")
-    export_onnx(out)
-    predictor = OnnxPredictor(out)
+    if not os.path.isfile(os.path.join(out, "model.onnx")):  # one conversion serves both runtimes
+        export_onnx(out)
+    if runtime == "openvino":
+        predictor = OpenVinoPredictor(out, cpu_threads=1)
+        assert predictor.compiled.get_property("INFERENCE_PRECISION_HINT").to_string() == "f32"
+        assert predictor.compiled.get_property("INFERENCE_NUM_THREADS") == 1
+    else:
+        predictor = OnnxPredictor(out)
     h, w = SIZES.get(name, (256, 256))
     image, mask = _batch(2, h, w)
-    if name in ONNX_RUNTIME_FAILS:  # converts, but onnxruntime rejects one node
+    if name in ONNX_RUNTIME_FAILS and runtime == "onnxruntime":  # converts, but onnxruntime rejects one node
         with pytest.raises(Exception, match=ONNX_RUNTIME_FAILS[name]):
             predictor.infer(image, mask)
         return
     np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
     # batch 1 at another H x W: the ONNX graph keeps N, H and W dynamic too
     image, mask = _batch(1, 2 * h, w, seed=1)
-    np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
-
-
-def test_openvino_matches_eager(exported):
-    """OpenVINO on the same model.onnx, f32 pinned: within 1e-4 of eager at two batch sizes and shapes."""
-    pytest.importorskip("openvino")
-    pytest.importorskip("paddle2onnx")
-    name, model, out = exported
-    if name == "rainnet_in":
-        pytest.skip("same operators as rainnet")
-    if not os.path.isfile(os.path.join(out, "model.onnx")):  # written by the onnxruntime test when it ran first
-        export_onnx(out)
-    predictor = OpenVinoPredictor(out, cpu_threads=1)
-    assert predictor.compiled.get_property("INFERENCE_PRECISION_HINT").to_string() == "f32"
-    assert predictor.compiled.get_property("INFERENCE_NUM_THREADS") == 1
-    h, w = SIZES.get(name, (256, 256))
-    image, mask = _batch(2, h, w)
-    np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
-    # one compiled model, dynamic N, H and W: batch 1 at another shape
-    image, mask = _batch(1, h, 2 * w, seed=1)
     np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
 
 
