@@ -23,7 +23,9 @@ def region_mean_std(x: paddle.Tensor, region: paddle.Tensor, eps: float) -> Tupl
     count = region.sum(axis=[2, 3], keepdim=True) + eps
     mean = (x * region).sum(axis=[2, 3], keepdim=True) / count
     # The official (x*m + (1-m)*mean - mean) is m*(x - mean): deviations outside the region vanish.
-    var = ((region * (x - mean)) ** 2).sum(axis=[2, 3], keepdim=True) / count
+    # dev * dev, not dev ** 2: Paddle's CPU pow and its gradient are several times slower than a product.
+    dev = region * (x - mean)
+    var = (dev * dev).sum(axis=[2, 3], keepdim=True) / count
     return mean, paddle.sqrt(var + eps)
 
 
@@ -55,10 +57,15 @@ class RAIN(nn.Layer):
         back = 1.0 - mask
         mean_b, std_b = region_mean_std(x, back, self.eps)
         mean_f, std_f = region_mean_std(x, mask, self.eps)
-        background = ((x - mean_b) / std_b * (1.0 + _per_channel(self.background_gamma))
-                      + _per_channel(self.background_beta)) * back
-        # Foreground: standardise with its own statistics, then take the background's (Eq. 4).
-        restyled = (x - mean_f) / std_f * std_b + mean_b
-        foreground = (restyled * (1.0 + _per_channel(self.foreground_gamma))
-                      + _per_channel(self.foreground_beta)) * mask
-        return foreground + background
+        # Both regions are affine in x with per-channel coefficients: background
+        # ((x - mean_b) / std_b) * (1 + gamma_b) + beta_b, foreground (Eq. 4) standardised with its own
+        # statistics, re-styled with the background's, then (1 + gamma_f) * . + beta_f. Folding them into one
+        # x * scale + shift per region runs half the full-size operations of the literal formula. Each region
+        # keeps its own product (not one blended scale): the two scales can differ by orders of magnitude.
+        scale_b = (1.0 + _per_channel(self.background_gamma)) / std_b
+        shift_b = _per_channel(self.background_beta) - mean_b * scale_b
+        gain_f = 1.0 + _per_channel(self.foreground_gamma)
+        ratio = std_b / std_f
+        scale_f = ratio * gain_f
+        shift_f = (mean_b - mean_f * ratio) * gain_f + _per_channel(self.foreground_beta)
+        return (x * scale_b + shift_b) * back + (x * scale_f + shift_f) * mask
