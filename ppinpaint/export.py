@@ -170,8 +170,8 @@ def export_onnx(model_dir: str, opset: int = ONNX_OPSET) -> str:
     try:
         import paddle2onnx  # noqa: F401
     except ImportError:
-        raise ExportError("ONNX export needs paddle2onnx: pip install 'ppinpaint[export]' "
-                          "(or -r requirements-dev.txt)") from None
+        raise ExportError("ONNX export needs paddle2onnx, which is not installed: pip install paddle2onnx==2.1.0 "
+                          "(ppinpaint's requirements.txt has it; no wheel for Python 3.13)") from None
     files = model_files(model_dir)
     save_file = os.path.join(model_dir, ONNX_FILE)
     if os.path.exists(save_file):
