@@ -154,11 +154,15 @@ class OnnxPredictor(_OnnxFilePredictor):
 
 
 class OpenVinoPredictor(_OnnxFilePredictor):
-    """An export folder's ``model.onnx`` compiled by OpenVINO for the CPU, in float32, tuned for latency."""
+    """An export folder's ``model.onnx`` compiled by OpenVINO for the CPU, in float32, tuned for latency.
+
+    ``cache_dir``: where OpenVINO keeps the compiled model, so that a later predictor on the same file
+    skips compiling (``ppinpaint.compiled`` passes one inside its cache folder; None: no cache).
+    """
 
     runtime, backend = "openvino", "openvino"
 
-    def __init__(self, model_dir: str, cpu_threads: Optional[int] = None) -> None:
+    def __init__(self, model_dir: str, cpu_threads: Optional[int] = None, cache_dir: Optional[str] = None) -> None:
         super().__init__(model_dir, cpu_threads)
         import openvino
         import openvino.frontend
@@ -169,12 +173,16 @@ class OpenVinoPredictor(_OnnxFilePredictor):
             "INFERENCE_PRECISION_HINT": "f32",
             "PERFORMANCE_HINT": "LATENCY",
         }
-        # The ONNX frontend by name: read_model would try every frontend on a damaged file (TensorFlow's
-        # logs a parse error to stderr) before failing.
-        frontend = openvino.frontend.FrontEndManager().load_by_framework("onnx")
+        if cache_dir:
+            properties["CACHE_DIR"] = cache_dir
+        # Asked first: on a file no frontend takes, OpenVINO's reader tries each in turn (TensorFlow's
+        # logs parse errors to stderr) before failing.
+        if not openvino.frontend.FrontEndManager().load_by_framework("onnx").supported(self.path):
+            raise self._damaged(ValueError("not an ONNX model"))
         try:
-            graph = frontend.convert(frontend.load(self.path))
-            self.compiled = openvino.Core().compile_model(graph, "CPU", properties)
+            # Compiled from the path: the cache finds a blob by the file, whereas a model object would be
+            # hashed whole first.
+            self.compiled = openvino.Core().compile_model(self.path, "CPU", properties)
         except Exception as e:  # the frontend's failures (GeneralFailure …) derive from Exception only
             raise self._damaged(e) from None
         self.request = self.compiled.create_infer_request()

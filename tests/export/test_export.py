@@ -88,8 +88,9 @@ def test_fixed_size_export_rejects_other_sizes(tmp_path):
 
 
 @pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
-def test_onnx_file_matches_eager(exported, runtime):
-    """model.onnx by onnxruntime and by OpenVINO (f32 pinned): within 1e-4 of eager, N, H and W dynamic."""
+def test_onnx_file_matches_eager(exported, runtime, tmp_path):
+    """model.onnx by onnxruntime and by OpenVINO (f32 pinned, compiled once into a cache): within 1e-4 of
+    eager, N, H and W dynamic."""
     pytest.importorskip("paddle2onnx")
     pytest.importorskip(runtime)
     name, model, out = exported
@@ -98,7 +99,10 @@ def test_onnx_file_matches_eager(exported, runtime):
     if not os.path.isfile(os.path.join(out, "model.onnx")):  # one conversion serves both runtimes
         export_onnx(out)
     if runtime == "openvino":
-        predictor = OpenVinoPredictor(out, cpu_threads=1)
+        assert not OpenVinoPredictor(out, cpu_threads=1, cache_dir=str(tmp_path)).compiled.get_property(
+            "LOADED_FROM_CACHE")
+        predictor = OpenVinoPredictor(out, cpu_threads=1, cache_dir=str(tmp_path))
+        assert predictor.compiled.get_property("LOADED_FROM_CACHE")
         assert predictor.compiled.get_property("INFERENCE_PRECISION_HINT").to_string() == "f32"
         assert predictor.compiled.get_property("INFERENCE_NUM_THREADS") == 1
     else:
