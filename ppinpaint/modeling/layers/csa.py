@@ -183,7 +183,7 @@ def _device(a: np.ndarray, like: paddle.Tensor) -> paddle.Tensor:
 
 
 def _linear_scan(a: paddle.Tensor, b: paddle.Tensor, steps: paddle.Tensor) -> paddle.Tensor:
-    """All y_t = a_t * y_{t-1} + b_t (y_{-1} = 0) along axis 0 in ceil(log2 P) parallel steps (Hillis-Steele).
+    """All y_t = a_t * y_{t-1} + b_t (y_{-1} = 0) along axis 1 in ceil(log2 P) parallel steps (Hillis-Steele).
 
     Step d composes each map with the one d rows before it, ``(a, b) o (a', b') = (a a', a b' + b)``;
     rows with nothing d rows before stay as they are.
@@ -195,10 +195,10 @@ def _linear_scan(a: paddle.Tensor, b: paddle.Tensor, steps: paddle.Tensor) -> pa
 
     def compose(d, a, b):
         src = index - d
-        before = (src >= 0).astype("float32").reshape([-1, 1, 1])
+        before = (src >= 0).astype("float32").reshape([1, -1, 1])
         src = paddle.clip(src, min=0)
-        b = b + before * a * b.index_select(src)
-        return d + d, a * (before * a.index_select(src) + (1.0 - before)), b
+        b = b + before * a * b.index_select(src, axis=1)
+        return d + d, a * (before * a.index_select(src, axis=1) + (1.0 - before)), b
 
     return paddle.static.nn.while_loop(more, compose, [paddle.ones([1], "int64"), a, b])[2]
 
@@ -228,58 +228,66 @@ def csa_graph(x: paddle.Tensor, feat_mask: paddle.Tensor, clamp: bool = True) ->
     positions = paddle.nonzero(visited).reshape([-1])                               # [P]
     holes = feats.index_select(positions, axis=2)                                   # [N,C,P]
     # Each of them against every candidate (the known columns compete): [N,P,HW].
-    scores = paddle.bmm(holes.transpose([0, 2, 1]), feats) / norms.unsqueeze(1)
-    scores = paddle.where(known.unsqueeze(1), scores, paddle.full([], -np.inf, "float32"))
+    # Holes as candidates score -inf: added, since a traced `where` of mixed shapes broadcasts its
+    # operands by three full-size additions.
+    barred = paddle.where(known, paddle.zeros_like(norms), paddle.full_like(norms, -np.inf))   # [N,HW]
+    scores = paddle.bmm(holes.transpose([0, 2, 1]), feats) / norms.unsqueeze(1) + barred.unsqueeze(1)
     value = scores.max(axis=2, keepdim=True)                                        # [N,P,1]
-    if clamp:
-        value = paddle.maximum(value, zero)
     # Each best candidate by its (sample, position) pair: take_along_axis needs an expand_as, which
     # paddle2onnx 2.1.0 converts to an ONNX Expand of a constant shape.
     best = scores.argmax(axis=2)                                                    # [N,P]
     index = paddle.stack([paddle.zeros_like(best) + paddle.arange(shape[0]).unsqueeze(1), best], axis=2)
-    # Step-major [P,N,...]: a step reads one contiguous row of each. (Unsqueeze before transpose:
-    # Paddle 3.3.1's oneDNN passes fuse transpose + unsqueeze into an op its predictor cannot build.)
-    query = (holes / norms.index_select(positions, axis=1).unsqueeze(1)).transpose([2, 0, 1])
-    match = paddle.gather_nd(feats.transpose([0, 2, 1]), index.transpose([1, 0, 2]))              # [P,N,C]
-    step_hole = hole.index_select(positions, axis=1).astype("float32").unsqueeze(2).transpose([1, 0, 2])
-    # One gather per step reads all four: the loop's cost is its op count, not its arithmetic.
-    packed = paddle.concat([query, match, value.transpose([1, 0, 2]), step_hole], axis=2)    # [P,N,2C+2]
-    channels = x.shape[1] if x.shape[1] > 0 else shape[1]
+    match = paddle.gather_nd(feats.transpose([0, 2, 1]), index)                   # [N,P,C]
+    query = holes / norms.index_select(positions, axis=1).unsqueeze(1)              # [N,C,P]
+    step_hole = hole.index_select(positions, axis=1).astype("float32").unsqueeze(2)   # [N,P,1]
+    # -inf (a sample without known positions) where the sample has no hole: unused, but 0 * -inf is nan.
+    value = paddle.where(step_hole > 0.5, value, paddle.zeros_like(value))
+    if clamp:
+        # max(s, 0) + v = max(s + v, v) for v >= 0. v at least float32's smallest normal makes
+        # s = v = 0 (a first hole, or nothing similar) take the match alone, as _recurrence's
+        # keep = 0; it moves only a denormal v.
+        value = paddle.maximum(value, paddle.full([], np.finfo(np.float32).tiny, "float32"))
+        floor = value
+    else:
+        floor = step_hole       # a zero denominator (nothing to mix) takes the match alone: keep = 0
+    # take = 1 - s/(s+v) = v/(s+v) at a hole; h * v = 0 where the sample has none, so it keeps prev.
+    weight = step_hole * value
+    # s + v as one product: the query gets v as an extra channel, prev a constant 1 (which the update keeps).
+    query = paddle.concat([query, value.transpose([0, 2, 1])], axis=1)              # [N,C+1,P]
+    ones = paddle.ones_like(value)
+    extended = paddle.concat([match, ones], axis=2)                                 # [N,P,C+1]
     steps = paddle.shape(positions)[0]
-    slots = paddle.arange(steps).reshape([-1, 1, 1])                                # [P,1,1]
-    tiny = paddle.full([], np.finfo(np.float32).tiny, "float32")
 
     def more(p, prev, takes):
         return p < steps
 
+    # The loop's cost is its op count (12 per step; one bmm gives s + v). Under Paddle Inference with
+    # oneDNN, its add, subtract and multiply take ~0.6 ms each on these vectors (Paddle's own ~20 us).
     def step(p, prev, takes):
-        q, m, v, h = paddle.split(packed.index_select(p), [channels, channels, 1, 1], axis=2)   # [1,N,...]
-        s = (prev * q).sum(axis=2, keepdim=True)
+        q = query.index_select(p, axis=2)                                           # [N,C+1,1]
+        denom = paddle.bmm(prev, q)                                                 # s + v, [N,1,1]
+        w, f = weight.index_select(p, axis=1), floor.index_select(p, axis=1)
         if clamp:
-            # s, v >= 0: a zero denominator means s = 0, and keep = 0 takes the match alone (as
-            # _recurrence); a denominator below float32's smallest normal is read as that.
-            s = paddle.maximum(s, zero)
-            keep = s / paddle.maximum(s + v, tiny)
+            take = w / paddle.maximum(denom, f)
         else:
-            denom = s + v
-            keep = paddle.where(denom != zero, s / denom, paddle.zeros_like(s))
-        # prev is 0 up to a sample's first hole, so s = 0 and keep = 0 there: it takes its match
-        # alone. take = 0 exactly where the sample has no hole, so its prev passes unchanged.
-        take = h - h * keep
-        prev = prev + take * (m - prev)
+            take = paddle.where(denom != zero, w / denom, f)
+        # prev is 0 up to a sample's first hole, so s = 0 and take = 1 there: the match alone.
+        prev = prev + take * (extended.index_select(p, axis=1) - prev)
         # Only the weights leave the loop: a [P,N,C] output or a tensor array written per step
         # would be copied every step, and paddle2onnx 2.1.0 loses tensor arrays written in a loop.
-        return p + 1, prev, takes + (slots == p).astype("float32") * take
+        return p + 1, prev, paddle.scatter(takes, p, take.reshape([1, -1, 1]))
 
-    start = [paddle.zeros([1], "int64"), paddle.zeros_like(query[0:1]), paddle.zeros_like(step_hole)]
-    takes = paddle.static.nn.while_loop(more, step, start)[2]                       # [P,N,1]
+    start = [paddle.zeros([1], "int64"), paddle.concat([paddle.zeros_like(match[:, :1]), ones[:, :1]], axis=2),
+             paddle.zeros_like(step_hole.transpose([1, 0, 2]))]
+    takes = paddle.static.nn.while_loop(more, step, start)[2].transpose([1, 0, 2])  # [N,P,1]
     # out_t = (1 - take_t) out_{t-1} + take_t m_t, all t at once.
-    filled = _linear_scan(1.0 - takes, takes * match, steps)                         # [P,N,C]
+    filled = _linear_scan(1.0 - takes, takes * match, steps)                         # [N,P,C]
     # Each position's step row; positions never visited read row 0 and are known anyway.
     row = paddle.clip(paddle.cumsum(visited.astype("int64")) - 1, min=0)
-    filled = filled.index_select(row).transpose([1, 2, 0])                          # [N,C,HW]
-    # Known positions are copied exactly.
-    return paddle.where(hole.unsqueeze(1), filled, feats).reshape(shape)
+    filled = filled.index_select(row, axis=1).transpose([0, 2, 1])                  # [N,C,HW]
+    # Known positions are copied exactly (a 0/1 blend: a traced `where` of mixed shapes costs more).
+    h = hole.astype("float32").unsqueeze(1)
+    return (h * filled + (1.0 - h) * feats).reshape(shape)
 
 
 class _CSAFunction(PyLayer):
