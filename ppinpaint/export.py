@@ -18,12 +18,6 @@ DEPLOY_FILE = "deploy.yml"
 ONNX_FILE = "model.onnx"
 ONNX_OPSET = 16                 # where the exports were tested; paddle2onnx raises it when an op needs more
 
-# Methods whose exported graph crashes Paddle 3.3.1 Inference under oneDNN: deploy.yml turns it off.
-ONEDNN_UNSAFE = {
-    "DeepFillV1": "Paddle 3.3.1 Inference with oneDNN corrupts the heap on this graph "
-                  "(glibc 'malloc(): unaligned tcache chunk detected'); without oneDNN it matches eager",
-}
-
 
 class ExportError(ValueError):
     """A model or an argument that export cannot take (a user error: one line, exit code 2)."""
@@ -74,8 +68,9 @@ def deploy_info(model, batch: Optional[int] = None, size: Optional[Sequence[int]
         "size_multiple": int(model.size_multiple),
         "min_size": int(model.min_size),
         "dynamic_batch": batch is None,
-        # The default of PaddlePredictor(use_mkldnn=None) on CPU.
-        "onednn": type(model).__name__ not in ONEDNN_UNSAFE,
+        # The default of PaddlePredictor(use_mkldnn=None) on CPU. Every graph runs under oneDNN now;
+        # DeepFill v1 folders exported before its attention was made oneDNN-safe say false.
+        "onednn": True,
         "fixed_size": None if size is None else [int(size[0]), int(size[1])],
         "source": {"config": config, "weights": weights},
     }

@@ -57,13 +57,21 @@ def _as_tensor(v, dtype: str) -> paddle.Tensor:
 
 def nearest_indices(in_size, out_size, mode: str) -> paddle.Tensor:
     """Source index of each output pixel of a nearest-neighbour resize, TF (aligned) or torch."""
-    i = paddle.arange(out_size, dtype="float32")
+    # The rule is float32 arithmetic (TF's roundf(i * float((in-1)/(out-1))), torch's floor(i * float(in/out)));
+    # it is done in float64 with each step rounded to float32, which gives the float32 result bit for bit
+    # (a float64 sum, product or quotient of float32 values rounds to the float32 one). Paddle 3.3.1
+    # Inference computes these shape-derived float32 scalars wrongly under oneDNN; float64 stays off it.
+    def f32(t: paddle.Tensor) -> paddle.Tensor:
+        return t.astype("float32").astype("float64")
+
+    i = paddle.arange(out_size, dtype="float64")
+    n_in, n_out = _as_tensor(in_size, "float64"), _as_tensor(out_size, "float64")
     if mode == "tf":
-        # TF: roundf(i * float((in-1)/(out-1))), half away from zero; 0 when out == 1.
-        denom = paddle.maximum(_as_tensor(out_size, "float32") - 1.0, paddle.to_tensor(1.0))
-        idx = paddle.floor(i * ((_as_tensor(in_size, "float32") - 1.0) / denom) + 0.5)
+        # 0 when out == 1; roundf of a non-negative value is floor(v + 0.5)
+        scale = f32((n_in - 1.0) / paddle.maximum(n_out - 1.0, paddle.to_tensor(1.0, dtype="float64")))
+        idx = paddle.floor(f32(f32(i * scale) + 0.5))
     else:
-        idx = paddle.floor(i * (_as_tensor(in_size, "float32") / _as_tensor(out_size, "float32")))
+        idx = paddle.floor(f32(i * f32(n_in / n_out)))
     return paddle.minimum(idx.astype("int64"), _as_tensor(in_size, "int64") - 1)
 
 
@@ -98,6 +106,29 @@ def extract_patches(x: paddle.Tensor, ksize: int, stride: int = 1) -> paddle.Ten
 
     taps = [x[:, :, ky:end(ky):stride, kx:end(kx):stride] for ky in range(ksize) for kx in range(ksize)]
     return paddle.stack(taps, axis=2).reshape([0, c * ksize * ksize, -1])
+
+
+def _one_hot_taps(c: int, ksize: int) -> paddle.Tensor:
+    """[C*k*k, 1, k, k] one-hot kernels: channel c*k*k + t picks tap t of input channel c."""
+    return paddle.to_tensor(np.tile(np.eye(ksize * ksize, dtype=np.float32), (c, 1)).reshape(c * ksize * ksize, 1, ksize, ksize))
+
+
+def unfold_patches(x: paddle.Tensor, ksize: int, stride: int) -> paddle.Tensor:
+    """TF 'SAME' zero-padded ``ksize`` patches at ``stride`` as channels: [N,C,H,W] -> [N, C*k*k, H/s, W/s].
+
+    The same numbers as :func:`extract_patches` (channel-major), as one grouped convolution with
+    one-hot kernels, which inference engines run as a single cheap op.
+    """
+    c, total = x.shape[1], ksize - stride      # even: TF 'SAME' pads both sides alike
+    return F.conv2d(x, _one_hot_taps(c, ksize), stride=stride, padding=total // 2, groups=c)
+
+
+def fold_patches(cols: paddle.Tensor, c: int, ksize: int, stride: int) -> paddle.Tensor:
+    """Overlap-add of [N, C*k*k, h, w] patches at ``stride`` (TF 'SAME' crop), the layout of :func:`unfold_patches`."""
+    # The official paste is a transposed convolution whose kernel is each sample's patches; fixed
+    # one-hot kernels after a batched product keep the batch dynamic in an exported graph.
+    total = ksize - stride
+    return F.conv2d_transpose(cols, _one_hot_taps(c, ksize), stride=stride, padding=total // 2, groups=c)
 
 
 class ContextualAttention(nn.Layer):
@@ -155,12 +186,8 @@ class ContextualAttention(nn.Layer):
             out = out + ahead * valid[d] + behind * valid[-d]
         return out
 
-    def _fused_scores(self, wn_t: paddle.Tensor, x: paddle.Tensor, grid, rows, whole: bool) -> paddle.Tensor:
-        """Fused scores [N, L, P_chunk] for the foreground raster rows ``rows`` = [r0, r1).
-
-        Index arithmetic is done with tensor ops so that the same code traces with an unknown
-        grid size (``whole``: one chunk of all rows, as an exported graph runs it).
-        """
+    def _fused_scores(self, wn_t: paddle.Tensor, x: paddle.Tensor, grid, rows) -> paddle.Tensor:
+        """Fused scores [N, L, P_chunk] for the foreground raster rows ``rows`` = [r0, r1) (eager)."""
         gh, gw = grid
         p_all = gh * gw
         r0, r1 = rows
@@ -170,7 +197,7 @@ class ContextualAttention(nn.Layer):
         # The raster-order fuse reaches `half` columns across a row edge, the column-major one
         # `half` rows up and down, wrapping from the last row to the first (next column): scores
         # of a cyclic halo of 2*half rows around the chunk are enough.
-        if whole or r1 - r0 + 4 * half >= gh:
+        if r1 - r0 + 4 * half >= gh:
             start, q = 0, paddle.arange(p_all, dtype="int64")
             s = paddle.bmm(wn_t, x)
         else:
@@ -206,17 +233,51 @@ class ContextualAttention(nn.Layer):
         per_row = n * gh * gw * gw * 4 * 6        # bytes: scores, fuse and softmax temporaries
         return max(1, min(gh, int(self.chunk_mib * 2 ** 20 // per_row)))
 
+    # ---- the whole-matrix form (exported graphs) ------------------------------------------
+    def _forward_whole(self, f: paddle.Tensor, b: paddle.Tensor, mask: Optional[paddle.Tensor]) -> paddle.Tensor:
+        """y of :meth:`forward` with all foreground positions at once, in few large ops."""
+        c, r, k = f.shape[1], self.rate, self.ksize
+        h, w = _dim(f, 2), _dim(f, 3)
+        gh, gw = h // r, w // r
+        f_s = resize_nearest(f, (gh, gw), self.resize)
+        b_s = f_s if b is f else resize_nearest(b, (gh, gw), self.resize)
+        raw = unfold_patches(b, 2 * r, r)                                   # [N, C*(2r)^2, gh, gw]
+        wn = self._normalise(unfold_patches(b_s, k, 1).reshape([0, c * k * k, -1]))    # [N, K, L]
+        x_t = unfold_patches(f_s, k, 1).reshape([0, c * k * k, -1]).transpose([0, 2, 1])  # [N, P, K]
+        valid = self._valid_patches(mask, f_s, (h, w), (gh, gw)).reshape([0, 1, -1])     # [N, 1, L]
+        s = paddle.bmm(x_t, wn)                                             # [N, P, L] raster
+        if self.fuse:
+            s = self._fuse_diag(s)
+            # column-major order of both indices: (row, col) -> (col, row)
+            s = s.reshape([0, gh, gw, gh, gw]).transpose([0, 2, 1, 4, 3]).reshape([0, gh * gw, gh * gw])
+            s = self._fuse_diag(s)
+            raw = raw.transpose([0, 1, 3, 2])
+            valid = valid.reshape([0, 1, gh, gw]).transpose([0, 1, 3, 2]).reshape([0, 1, -1])
+        attn = F.softmax(s * (valid * self.softmax_scale), axis=-1)
+        # the official second `yi *= mm` (after the softmax) folded into the pasted patches
+        raw_t = raw.reshape([0, c * 4 * r * r, -1]).transpose([0, 2, 1]) * valid.transpose([0, 2, 1])
+        cols = paddle.bmm(attn, raw_t).transpose([0, 2, 1])                 # [N, C*(2r)^2, P]
+        if self.fuse:
+            cols = cols.reshape([0, c * 4 * r * r, gw, gh]).transpose([0, 1, 3, 2])
+        return fold_patches(cols.reshape([0, c * 4 * r * r, gh, gw]), c, 2 * r, r) / 4.0
+
+    def _fuse_diag(self, s: paddle.Tensor) -> paddle.Tensor:
+        """[N, P, L] convolved with the fuse_k identity kernel along its diagonal (zero padded)."""
+        eye = paddle.to_tensor(np.eye(self.fuse_k, dtype=np.float32).reshape(1, 1, self.fuse_k, self.fuse_k))
+        return F.conv2d(s.unsqueeze(1), eye, padding=self.fuse_k // 2).squeeze(1)
+
     # ---- forward ---------------------------------------------------------------------
     def forward(self, f: paddle.Tensor, b: Optional[paddle.Tensor] = None, mask: Optional[paddle.Tensor] = None,
                 return_flow: bool = False) -> Tuple[paddle.Tensor, Optional[paddle.Tensor]]:
         """y [N,C,H,W] (and the offset flow image [N,3,Hm,Wm] in [0,1] when ``return_flow``)."""
         b = f if b is None else b
-        eager = paddle.in_dynamic_mode()      # checks need concrete sizes; a traced graph has none
-        c, r = f.shape[1], self.rate
-        h, w = _dim(f, 2), _dim(f, 3)
-        if eager and (f.ndim != 4 or f.shape != b.shape):
+        if not paddle.in_dynamic_mode():      # traced for export: sizes unknown, no flow image
+            return self._forward_whole(f, b, mask), None
+        if f.ndim != 4 or f.shape != b.shape:
             raise ValueError(f"ContextualAttention needs f and b of one NCHW shape, got {f.shape} and {b.shape}")
-        if eager and (h % r or w % r):
+        c, r = f.shape[1], self.rate
+        h, w = f.shape[2], f.shape[3]
+        if h % r or w % r:
             raise ValueError(f"feature size {h}x{w} must be a multiple of the attention rate {r}")
         grid = (h // r, w // r)
         raw = extract_patches(b, 2 * r, stride=r)                        # [N, C*(2r)^2, L]
@@ -226,23 +287,16 @@ class ContextualAttention(nn.Layer):
         x = extract_patches(f_s, self.ksize)                               # [N, C*k*k, P]
         valid = self._valid_patches(mask, f_s, (h, w), grid)              # [N, L, 1]
 
-        step = self._chunk_rows(f.shape[0], grid) if eager else grid[0]
+        step = self._chunk_rows(f.shape[0], grid)
         cols, offsets = [], []
-        for r0 in range(0, grid[0], step) if eager else [0]:
-            rows = (r0, min(r0 + step, grid[0])) if eager else (0, grid[0])
-            scores = self._fused_scores(wn_t, x, grid, rows, whole=not eager)
+        for r0 in range(0, grid[0], step):
+            scores = self._fused_scores(wn_t, x, grid, (r0, min(r0 + step, grid[0])))
             attn = F.softmax(scores * valid * self.softmax_scale, axis=1) * valid
             cols.append(paddle.bmm(raw, attn))
             if return_flow:
                 offsets.append(paddle.argmax(attn.detach(), axis=1))
         cols = cols[0] if len(cols) == 1 else paddle.concat(cols, axis=2)
-        cols = cols.reshape([0, c * 4 * r * r, grid[0], grid[1]])
-        # col2im of the 2r x 2r raw patches at stride r, as a transposed convolution with fixed one-hot
-        # weights, one group per channel: no per-sample kernel, so the batch stays free. TF 'SAME'
-        # for a 2r kernel at stride r crops r/2 on each side.
-        k = 2 * r
-        one_hot = paddle.to_tensor(np.tile(np.eye(k * k, dtype=np.float32), (c, 1)).reshape(c * k * k, 1, k, k))
-        y = F.conv2d_transpose(cols, one_hot, stride=r, padding=r // 2, groups=c) / 4.0
+        y = fold_patches(cols.reshape([0, c * 4 * r * r, grid[0], grid[1]]), c, 2 * r, r) / 4.0
         flow = None
         if return_flow:
             n = f.shape[0]
