@@ -26,7 +26,9 @@ EXPORTABLE = {
     "deepfill_v1": ("configs/deepfill_v1/quickstart.yml", ["model.generator.cnum=4"]),
     "csa": ("configs/csa/quickstart.yml", ["model.generator.ngf=8"]),
 }
-SIZES = {"deepfill_v1": (64, 96)}        # default 256 x 256 (eight stride-2 levels)
+# Default 256 x 256 (eight stride-2 levels). DeepFill v1: 216 wide gives an odd attention grid (27), where
+# the mask's nearest-resize indices need float32 arithmetic (round(13 * 53/26) is 26 in float32).
+SIZES = {"deepfill_v1": (64, 216)}
 ONNX_RUNTIME_FAILS = {}     # model name -> the node onnxruntime rejects
 
 

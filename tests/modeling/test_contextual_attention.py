@@ -3,8 +3,9 @@ import numpy as np
 import paddle
 import pytest
 
-from ppinpaint.modeling.layers.contextual_attention import (ContextualAttention, attention_offsets, flow_image,
-                                                            nearest_indices)
+from ppinpaint.modeling.layers.contextual_attention import (ContextualAttention, attention_offsets,
+                                                            extract_patches, flow_image, nearest_indices,
+                                                            unfold_patches)
 from ppinpaint.modeling.layers.padded_conv import PaddedConv2D, tf_same_pads
 
 
@@ -83,6 +84,40 @@ def test_nearest_index_rules():
     assert list(tf[:16]) == list(range(0, 32, 2)) and list(tf[16:]) == list(range(33, 64, 2))
     assert list(nearest_indices(64, 32, "torch").numpy()) == list(range(0, 64, 2))
     assert list(nearest_indices(8, 1, "tf").numpy()) == [0]
+
+
+def test_nearest_indices_are_float32_arithmetic():
+    """TF rounds i * float32((in-1)/(out-1)): 53/26 * 13 is 26.5 exactly but 26.499998 in float32 -> 26."""
+    for n_in, n_out in ((54, 27), (216, 54), (64, 32), (100, 7), (8, 1)):
+        i = np.arange(n_out, dtype=np.float32)
+        tf = np.floor(i * (np.float32(n_in - 1) / np.float32(max(n_out - 1, 1))) + np.float32(0.5))
+        torch = np.floor(i * (np.float32(n_in) / np.float32(n_out)))
+        np.testing.assert_array_equal(nearest_indices(n_in, n_out, "tf").numpy(), np.minimum(tf, n_in - 1))
+        np.testing.assert_array_equal(nearest_indices(n_in, n_out, "torch").numpy(), np.minimum(torch, n_in - 1))
+    assert nearest_indices(54, 27, "tf").numpy()[13] == 26
+
+
+@pytest.mark.parametrize("ksize,stride", [(3, 1), (4, 2), (8, 4)])
+def test_unfold_patches_equal_extract_patches(ksize, stride):
+    f, _ = _inputs(n=2, c=3, size=8)
+    want = extract_patches(f, ksize, stride).numpy()
+    np.testing.assert_array_equal(unfold_patches(f, ksize, stride).reshape([2, 3 * ksize * ksize, -1]).numpy(), want)
+    # the patches of the transposed image in column-major order, taps in the original order
+    got = unfold_patches(f.transpose([0, 1, 3, 2]), ksize, stride, transposed=True).transpose([0, 1, 3, 2])
+    np.testing.assert_array_equal(got.reshape([2, 3 * ksize * ksize, -1]).numpy(), want)
+
+
+@pytest.mark.parametrize("options", [{}, {"patch_norm": "daa233", "resize": "torch"}, {"fuse_k": 5},
+                                     {"fuse": False}, {"rate": 4}])
+def test_exported_form_equals_the_eager_one(options):
+    """``_forward_whole`` (what an export traces: the score matrix at once, column-major after the fuse)."""
+    layer = ContextualAttention(**options)
+    f, mask = _inputs(n=2, c=4, size=16)
+    f2 = paddle.to_tensor(np.random.default_rng(5).standard_normal((1, 4, 16, 24)).astype(np.float32))
+    mask2 = paddle.zeros([1, 1, 64, 96])
+    mask2[:, :, 8:40, 30:80] = 1.0
+    for x, m in ((f, mask), (f2, mask2), (f2, None)):
+        np.testing.assert_allclose(layer._forward_whole(x, x, m).numpy(), layer(x, x, m)[0].numpy(), atol=2e-5)
 
 
 def test_bad_shapes_and_options_are_clear():

@@ -108,27 +108,58 @@ def extract_patches(x: paddle.Tensor, ksize: int, stride: int = 1) -> paddle.Ten
     return paddle.stack(taps, axis=2).reshape([0, c * ksize * ksize, -1])
 
 
-def _one_hot_taps(c: int, ksize: int) -> paddle.Tensor:
-    """[C*k*k, 1, k, k] one-hot kernels: channel c*k*k + t picks tap t of input channel c."""
-    return paddle.to_tensor(np.tile(np.eye(ksize * ksize, dtype=np.float32), (c, 1)).reshape(c * ksize * ksize, 1, ksize, ksize))
+def _one_hot_taps(c: int, ksize: int, transposed: bool = False) -> paddle.Tensor:
+    """[C*k*k, 1, k, k] one-hot kernels: channel (c, ky, kx) picks tap (ky, kx) of input channel c, or tap
+    (kx, ky) when ``transposed`` (the patches of a transposed image, in the original tap order)."""
+    taps = np.eye(ksize * ksize, dtype=np.float32).reshape(ksize * ksize, ksize, ksize)
+    if transposed:
+        taps = taps.transpose(0, 2, 1)
+    return paddle.to_tensor(np.tile(taps, (c, 1, 1)).reshape(c * ksize * ksize, 1, ksize, ksize))
 
 
-def unfold_patches(x: paddle.Tensor, ksize: int, stride: int) -> paddle.Tensor:
+def unfold_patches(x: paddle.Tensor, ksize: int, stride: int, transposed: bool = False) -> paddle.Tensor:
     """TF 'SAME' zero-padded ``ksize`` patches at ``stride`` as channels: [N,C,H,W] -> [N, C*k*k, H/s, W/s].
 
     The same numbers as :func:`extract_patches` (channel-major), as one grouped convolution with
-    one-hot kernels, which inference engines run as a single cheap op.
+    one-hot kernels, which inference engines run as a single cheap op. ``transposed``: ``x`` is an
+    image with H and W swapped, and the taps keep the order of the original image's.
     """
     c, total = x.shape[1], ksize - stride      # even: TF 'SAME' pads both sides alike
-    return F.conv2d(x, _one_hot_taps(c, ksize), stride=stride, padding=total // 2, groups=c)
+    return F.conv2d(x, _one_hot_taps(c, ksize, transposed), stride=stride, padding=total // 2, groups=c)
 
 
-def fold_patches(cols: paddle.Tensor, c: int, ksize: int, stride: int) -> paddle.Tensor:
+def _phase_kernels(ksize: int, stride: int, transposed: bool) -> np.ndarray:
+    """[s*s, k*k, 3, 3] one-hot kernels: output phase (a, b) sums the taps that land on it from the 3x3
+    neighbouring patch positions (with a 2s kernel at stride s each phase gets 2 x 2 taps)."""
+    w = np.zeros((stride * stride, ksize, ksize, 3, 3), np.float32)
+    pad = (ksize - stride) // 2
+    for a in range(stride):
+        for b in range(stride):
+            for di in (-1, 0, 1):
+                for dj in (-1, 0, 1):
+                    ky, kx = stride * di + a + pad, stride * dj + b + pad
+                    if 0 <= ky < ksize and 0 <= kx < ksize:
+                        w[a * stride + b, ky, kx, 1 - di, 1 - dj] = 1.0
+    if transposed:
+        w = w.transpose(0, 2, 1, 3, 4)
+    return w.reshape(stride * stride, ksize * ksize, 3, 3)
+
+
+def fold_patches(cols: paddle.Tensor, c: int, ksize: int, stride: int, transposed: bool = False) -> paddle.Tensor:
     """Overlap-add of [N, C*k*k, h, w] patches at ``stride`` (TF 'SAME' crop), the layout of :func:`unfold_patches`."""
     # The official paste is a transposed convolution whose kernel is each sample's patches; fixed
-    # one-hot kernels after a batched product keep the batch dynamic in an exported graph.
-    total = ksize - stride
-    return F.conv2d_transpose(cols, _one_hot_taps(c, ksize), stride=stride, padding=total // 2, groups=c)
+    # kernels after a batched product keep the batch dynamic in an exported graph. Eagerly a grouped
+    # transposed convolution with one-hot kernels is the fastest; OpenVINO and oneDNN run that one
+    # slowly, so the traced form puts the channels on the batch axis, sums each output phase's taps
+    # with one small convolution and interleaves the phases with a pixel shuffle (the same numbers).
+    if paddle.in_dynamic_mode():
+        total = ksize - stride
+        return F.conv2d_transpose(cols, _one_hot_taps(c, ksize, transposed), stride=stride, padding=total // 2,
+                                  groups=c)
+    h, w = _dim(cols, 2), _dim(cols, 3)
+    phases = F.conv2d(cols.reshape([-1, ksize * ksize, h, w]),
+                      paddle.to_tensor(_phase_kernels(ksize, stride, transposed)), padding=1)
+    return F.pixel_shuffle(phases, stride).reshape([-1, c, h * stride, w * stride])
 
 
 class ContextualAttention(nn.Layer):
@@ -241,25 +272,26 @@ class ContextualAttention(nn.Layer):
         gh, gw = h // r, w // r
         f_s = resize_nearest(f, (gh, gw), self.resize)
         b_s = f_s if b is f else resize_nearest(b, (gh, gw), self.resize)
-        raw = unfold_patches(b, 2 * r, r)                                   # [N, C*(2r)^2, gh, gw]
         wn = self._normalise(unfold_patches(b_s, k, 1).reshape([0, c * k * k, -1]))    # [N, K, L]
-        x_t = unfold_patches(f_s, k, 1).reshape([0, c * k * k, -1]).transpose([0, 2, 1])  # [N, P, K]
-        valid = self._valid_patches(mask, f_s, (h, w), (gh, gw)).reshape([0, 1, -1])     # [N, 1, L]
-        s = paddle.bmm(x_t, wn)                                             # [N, P, L] raster
+        x = unfold_patches(f_s, k, 1).reshape([0, c * k * k, -1])                     # [N, K, P]
+        valid = self._valid_patches(mask, f_s, (h, w), (gh, gw)).reshape([0, 1, gh, gw])
+        s = paddle.matmul(x, wn, transpose_x=True)                          # [N, P, L], raster order
         if self.fuse:
             s = self._fuse_diag(s)
-            # column-major order of both indices: (row, col) -> (col, row)
             s = s.reshape([0, gh, gw, gh, gw]).transpose([0, 2, 1, 4, 3]).reshape([0, gh * gw, gh * gw])
             s = self._fuse_diag(s)
-            raw = raw.transpose([0, 1, 3, 2])
-            valid = valid.reshape([0, 1, gh, gw]).transpose([0, 1, 3, 2]).reshape([0, 1, -1])
+            # Both indices are now column-major, the order of the transposed image: the softmax over l
+            # and the paste do not depend on the order, so the score matrix stays as it is and the
+            # (smaller) images are transposed instead.
+            b, valid = b.transpose([0, 1, 3, 2]), valid.transpose([0, 1, 3, 2])
+        valid = valid.reshape([0, 1, -1])                                   # [N, 1, L]
         attn = F.softmax(s * (valid * self.softmax_scale), axis=-1)
-        # the official second `yi *= mm` (after the softmax) folded into the pasted patches
-        raw_t = raw.reshape([0, c * 4 * r * r, -1]).transpose([0, 2, 1]) * valid.transpose([0, 2, 1])
-        cols = paddle.bmm(attn, raw_t).transpose([0, 2, 1])                 # [N, C*(2r)^2, P]
-        if self.fuse:
-            cols = cols.reshape([0, c * 4 * r * r, gw, gh]).transpose([0, 1, 3, 2])
-        return fold_patches(cols.reshape([0, c * 4 * r * r, gh, gw]), c, 2 * r, r) / 4.0
+        # the official second `yi *= mm` (after the softmax) is folded into the pasted patches
+        raw = unfold_patches(b, 2 * r, r, transposed=self.fuse)
+        cols = paddle.matmul(raw.reshape([0, c * 4 * r * r, -1]) * valid, attn, transpose_y=True)
+        cols = cols.reshape([0, c * 4 * r * r, _dim(raw, 2), _dim(raw, 3)])
+        y = fold_patches(cols, c, 2 * r, r, transposed=self.fuse) / 4.0
+        return y.transpose([0, 1, 3, 2]) if self.fuse else y
 
     def _fuse_diag(self, s: paddle.Tensor) -> paddle.Tensor:
         """[N, P, L] convolved with the fuse_k identity kernel along its diagonal (zero padded)."""
