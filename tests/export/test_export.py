@@ -26,9 +26,7 @@ EXPORTABLE = {
     "deepfill_v1": ("configs/deepfill_v1/quickstart.yml", ["model.generator.cnum=4"]),
     "csa": ("configs/csa/quickstart.yml", ["model.generator.ngf=8"]),
 }
-# Default 256 x 256 (eight stride-2 levels). DeepFill v1: 216 wide gives an odd attention grid (27), where
-# the mask's nearest-resize indices need float32 arithmetic (round(13 * 53/26) is 26 in float32).
-SIZES = {"deepfill_v1": (64, 216)}
+SIZES = {"deepfill_v1": (64, 96)}        # default 256 x 256 (eight stride-2 levels)
 ONNX_RUNTIME_FAILS = {}     # model name -> the node onnxruntime rejects
 
 
@@ -161,6 +159,22 @@ def _predictors(out: str):
             if not os.path.isfile(os.path.join(out, "model.onnx")):
                 export_onnx(out)
             yield predictor(out)
+
+
+@pytest.mark.parametrize("exported", ["deepfill_v1"], indirect=True)
+def test_deepfill_odd_attention_grid_follows_float32(exported):
+    """216 px wide: a 27-wide attention grid, where the mask's nearest-resize index round(13 * 53/26) is
+    decided by float32 rounding (26; 27 in exact arithmetic, and in OpenVINO, which multiplies by the
+    reciprocal instead of dividing: docs/deploy.md). Paddle Inference with oneDNN and onnxruntime follow eager."""
+    pytest.importorskip("paddle2onnx")
+    pytest.importorskip("onnxruntime")
+    _, model, out = exported
+    if not os.path.isfile(os.path.join(out, "model.onnx")):
+        export_onnx(out)
+    image, mask = _batch(2, 64, 216)
+    eager = _eager(model, image, mask)
+    for predictor in (PaddlePredictor(out, device="cpu"), OnnxPredictor(out)):
+        np.testing.assert_allclose(predictor.infer(image, mask), eager, atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("exported", ["csa"], indirect=True)
