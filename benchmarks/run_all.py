@@ -208,9 +208,11 @@ def _ratio(official: Optional[float], ours: float) -> str:
 def summary(records: List[Dict[str, object]]) -> List[str]:
     """The top tables: the fastest compiled engine per model and size, and the train steps, beside the official."""
     ok = [r for r in records if "error" not in r]
-    lines = ["## Against the official code (batch 1)", "",
-             "| model | size | eager (ms) | best compiled engine | ms | official here (ms) | official / ours "
-             "| official, issue (ms) | official / ours |", "|---|---|--:|---|--:|--:|--:|--:|--:|"]
+    lines = []
+    if any(r["mode"] in ENGINES for r in ok):
+        lines += ["## Against the official code (batch 1)", "",
+                  "| model | size | eager (ms) | best compiled engine | ms | official here (ms) | official / ours "
+                  "| official, issue (ms) | official / ours |", "|---|---|--:|---|--:|--:|--:|--:|--:|"]
     for name in dict.fromkeys(r["model"] for r in ok):
         for size in sorted({r["size"] for r in ok if r["model"] == name}):
             rows = [r for r in ok if r["model"] == name and r["size"] == size and r["batch"] == 1]
@@ -222,16 +224,19 @@ def summary(records: List[Dict[str, object]]) -> List[str]:
             eager_ms = f"{eager[0]['median_ms']:.0f}" if eager else "—"
             lines.append(f"| {name} | {size}² | {eager_ms} | {best['mode']} | {best['median_ms']:.0f} | "
                          f"{_ratio(official_ms(best), best['median_ms'])} | {_ratio(issue_ms(best), best['median_ms'])} |")
+    if lines:
+        lines.append("")
     steps = [r for r in ok if r["mode"] in TRAIN_MODES]
     if steps:
-        lines += ["", "## Eager train steps", "",
+        lines += ["## Eager train steps", "",
                   "| model | step | size | batch | ms | official here (ms) | official / ours | official, issue (ms) "
                   "| official / ours | critic steps | MKL_DEBUG_CPU_TYPE |", "|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|"]
         for r in steps:
             lines.append(f"| {r['model']} | {r['mode']} | {r['size']}² | {r['batch']} | {r['median_ms']:.0f} | "
                          f"{_ratio(official_ms(r), r['median_ms'])} | {_ratio(issue_ms(r), r['median_ms'])} | "
                          f"{r.get('critic_steps', '—')} | {r['mkl_cpu_type'] or 'unset'} |")
-    return lines + [""]
+        lines.append("")
+    return lines
 
 
 def table(records: List[Dict[str, object]], quick: bool, command: str) -> str:
