@@ -50,8 +50,11 @@ def read_weights(path: str) -> dict:
     return state
 
 
-def load_model(config: ConfigLike, weights: Optional[str] = None, opts: Optional[Iterable[str]] = None):
-    """The method object in eval mode, with ``weights`` loaded when given.
+def load_model(config: ConfigLike, weights: Optional[str] = None, opts: Optional[Iterable[str]] = None,
+               engine: str = "eager", cache_dir: Optional[str] = None, threads: Optional[int] = None):
+    """The method object in eval mode, with ``weights`` loaded when given; with ``engine`` other than
+    ``eager`` (``auto``, ``paddle``, ``onnx``), its inference graph compiled for prediction instead
+    (:func:`ppinpaint.compiled.compile_model`; the eager weights are not kept).
 
     Weights may hold only some nets (a converted generator, say): the generator is
     required, the critics are loaded when present.
@@ -62,4 +65,9 @@ def load_model(config: ConfigLike, weights: Optional[str] = None, opts: Optional
         if "generator" not in state:
             raise ValueError(f"{weights} has no generator weights; it holds {sorted(state)}")
         model.set_state_dict(state, strict=False)
-    return model.eval()
+    model.eval()
+    if engine == "eager":
+        return model
+    from .compiled import compile_model
+
+    return compile_model(model, engine, cache_dir, threads, release=True)

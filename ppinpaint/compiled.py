@@ -1,29 +1,35 @@
 """Compiled inference: a model's ``infer_graph`` exported once, cached on disk, run by an inference engine.
 
-``compile_model(model, engine)`` returns an object with the eager model's interface (``infer`` returns
-a Tensor; ``task``, ``nets``…) whose ``infer`` runs the exported graph with Paddle Inference
-(``paddle``; oneDNN on CPU where ``deploy.yml`` allows) or onnxruntime (``onnx``). The export lives in
-``<cache>/<Model>-<digest>/``, the digest covering the nets' structure and weights, the model's
+``compile_model(model, engine)`` returns a :class:`CompiledModel` (``infer`` returns a Tensor; ``task``,
+``size_multiple``, ``min_size``; no eager nets) whose ``infer`` runs the exported graph with Paddle
+Inference (``paddle``; oneDNN on CPU where ``deploy.yml`` allows), onnxruntime (``onnx``) or OpenVINO. The export
+lives in ``<cache>/<Model>-<digest>/``, the digest covering the nets' structure and weights, the model's
 options and the Paddle and ppinpaint versions; exports have dynamic N, H and W, so one folder serves
-every input size. Each engine is checked against eager on a fixed batch when first built (``check.yml``
-in the folder); an engine that differs by more than ``TOLERANCE`` is refused, and ``auto`` picks the
-fastest of eager and the engines that passed, once, for every later session too.
+every input size. Each engine is built and checked against eager on a fixed batch in a child process
+when first used (``check.yml`` in the folder); an engine that differs by more than ``TOLERANCE``, fails or
+crashes is refused, and ``auto`` picks the fastest of eager and the engines that passed, once, for every
+later session too.
 ``openvino`` runs the same ``model.onnx`` as ``onnx``, by OpenVINO.
 """
 import hashlib
+import json
 import logging
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import time
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import paddle
 import yaml
 
-from .export import ExportError, export_model, export_onnx
+from .export import ONNX_FILE, ExportError, export_model, export_onnx
 from .inference import load_predictor
+from .utils.runtime import thread_count
 from .utils.weight_files import write_text
 
 ENGINES = ("eager", "paddle", "onnx", "openvino", "auto")
@@ -32,6 +38,8 @@ _ONNX_ENGINES = ("onnx", "openvino")
 CACHE_ENV = "PPINPAINT_CACHE"
 CHECK_FILE = "check.yml"
 TOLERANCE = 1e-4
+CHECK_TIMEOUT = 900  # seconds for one check process: official widths build in 5-150 s on 2 busy cores
+_RESULT = "ppinpaint-check: "  # marks the check process's result line among anything else it prints
 logger = logging.getLogger(__name__)
 _PRIMITIVES = (bool, int, float, str)
 # nn.Layer's own bookkeeping (instance counters, train/eval and built flags): not what a layer computes.
@@ -57,13 +65,16 @@ def _options(obj) -> str:
 
 
 def graph_digest(model) -> str:
-    """SHA-256 of what the exported graph depends on: versions, model options, net structure and weights."""
+    """SHA-256 of what the exported graph depends on: versions, model options, the structure and weights of
+    the nets inference runs (``model.inference_nets``; critics, which generator-only weights leave random,
+    would make every session miss the cache)."""
     from . import __version__
 
     h = hashlib.sha256()
     h.update(f"paddle {paddle.__version__} ppinpaint {__version__} {type(model).__name__}\n".encode())
     h.update(_options(model).encode())
-    for role in sorted(model.nets):
+    roles = sorted(r for r in getattr(model, "inference_nets", ()) if r in model.nets) or sorted(model.nets)
+    for role in roles:
         net = model.nets[role]
         for name, layer in net.named_sublayers(include_self=True):
             h.update(f"\n{role}.{name}:{type(layer).__name__}:{_options(layer)}".encode())
@@ -100,16 +111,20 @@ def _time(fn, repeat: int = 3) -> float:
 
 
 class CompiledModel:
-    """An eager model whose ``infer`` (and so ``predict``, evaluation) runs a compiled engine instead."""
+    """What prediction and evaluation need of a model (``infer``, ``task``, ``size_multiple``…), run by a
+    compiled engine. It holds no eager nets: once the caller drops the eager model its weights are freed,
+    so a compiled run does not keep the weights twice."""
 
-    def __init__(self, model, predictor, engine: str, folder: str) -> None:
-        self.model, self.predictor, self.engine, self.folder = model, predictor, engine, folder
+    def __init__(self, name: str, predictor, engine: str, folder: str) -> None:
+        self.name, self.predictor, self.engine, self.folder = name, predictor, engine, folder
+        self.task, self.size_multiple, self.min_size = predictor.task, predictor.size_multiple, predictor.min_size
         self.cpu_threads = getattr(predictor, "cpu_threads", None)
         self.device = getattr(predictor, "device", "cpu")
+        self.nets: Dict[str, paddle.nn.Layer] = {}  # nothing to switch between train and eval
 
-    def __getattr__(self, name: str):
-        # Everything but inference (task, size_multiple, nets, eval, state_dict…) is the eager model's.
-        return getattr(self.__dict__["model"], name)
+    def eval(self) -> "CompiledModel":
+        """A compiled graph always runs in inference mode."""
+        return self
 
     def infer(self, image, mask) -> paddle.Tensor:
         """[N,3,H,W] image in [0,1] + [N,1,H,W] mask -> [N,3,H,W] Tensor in [0,1], by the compiled graph."""
@@ -131,12 +146,12 @@ def _export(model, folder: str) -> None:
         raise
 
 
-def _self_check(model, folder: str, engine: str, threads: Optional[int]) -> Dict[str, object]:
-    """Build ``engine`` on the export, compare it with eager on ``check_batch`` and time both."""
-    image, mask = check_batch(model)
-    expected = model.infer(paddle.to_tensor(image), paddle.to_tensor(mask)).numpy()
+def _check_here(folder: str, engine: str, threads: int, arrays: str) -> Dict[str, object]:
+    """Build ``engine`` on the export and compare it with the eager output saved in ``arrays`` (the child's side)."""
+    with np.load(arrays, allow_pickle=False) as data:
+        image, mask, expected = data["image"], data["mask"], data["expected"]
     try:
-        if engine in _ONNX_ENGINES and not os.path.isfile(os.path.join(folder, "model.onnx")):
+        if engine in _ONNX_ENGINES and not os.path.isfile(os.path.join(folder, ONNX_FILE)):
             export_onnx(folder)
         predictor = load_predictor(folder, engine, cpu_threads=threads)
         diff = float(np.abs(predictor.infer(image, mask) - expected).max())
@@ -144,6 +159,53 @@ def _self_check(model, folder: str, engine: str, threads: Optional[int]) -> Dict
     except (ImportError, ValueError, OSError, RuntimeError) as e:
         return {"ok": False, "error": str(e).splitlines()[0][:300] if str(e) else type(e).__name__}
     return {"ok": diff <= TOLERANCE, "max_diff": diff, "seconds": seconds}
+
+
+def _text(output) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
+
+
+def _child_failure(proc: subprocess.CompletedProcess) -> str:
+    """Why a check process ended early: the signal that killed it, else its last error line."""
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        return f"the engine crashed the process that built and checked it ({name}); this process is unharmed"
+    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+    return (lines[-1] if lines else f"the check process exited with status {proc.returncode}")[:300]
+
+
+def _self_checks(model, folder: str, engines: Sequence[str], threads: Optional[int]) -> Dict[str, dict]:
+    """Build each engine on the export in a child process, compare it with eager on ``check_batch``, time it.
+
+    A child process, because Paddle Inference can die in native code while it builds or runs a graph
+    (Paddle 3.3.1: a segmentation fault in a oneDNN fuse pass, heap corruption in its pad kernel): that
+    must cost one engine, never the user's process. The engines that follow a crashed one get a new child.
+    """
+    image, mask = check_batch(model)
+    expected = model.infer(paddle.to_tensor(image), paddle.to_tensor(mask)).numpy()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    results: Dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="ppinpaint-check-") as tmp:
+        arrays = os.path.join(tmp, "check.npz")
+        np.savez(arrays, image=image, mask=mask, expected=expected)
+        while len(results) < len(engines):
+            todo = [e for e in engines if e not in results]
+            try:
+                proc = subprocess.run([sys.executable, "-m", __name__, folder, str(thread_count(threads)), arrays,
+                                       *todo], capture_output=True, text=True, env=env, timeout=CHECK_TIMEOUT)
+            except subprocess.TimeoutExpired as e:  # a corrupted heap can deadlock instead of aborting
+                proc = subprocess.CompletedProcess(e.cmd, 1, _text(e.stdout), f"the check did not finish within "
+                                                   f"{CHECK_TIMEOUT} s (hung?)")
+            for line in proc.stdout.splitlines():
+                if line.startswith(_RESULT):
+                    results.update(json.loads(line[len(_RESULT):]))
+            if len(results) < len(engines):  # the first engine without a result is the one the process died on
+                results[next(e for e in todo if e not in results)] = {"ok": False, "error": _child_failure(proc)}
+    return results
 
 
 def _read_check(folder: str) -> Dict[str, dict]:
@@ -159,14 +221,34 @@ def _write_check(folder: str, check: Dict[str, dict]) -> None:
     write_text(os.path.join(folder, CHECK_FILE), yaml.safe_dump(check, sort_keys=True))
 
 
-def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, threads: Optional[int] = None):
-    """``model`` itself for ``eager``, else a :class:`CompiledModel` on the cached, self-checked export."""
+def _failure(result: Dict[str, object]) -> str:
+    return str(result.get("error") or f"its output differs from eager by {result.get('max_diff'):.3g} (> {TOLERANCE})")
+
+
+def release_weights(model) -> None:
+    """Free the storage of every parameter and buffer of ``model``'s nets (it can no longer run eagerly)."""
+    for net in model.nets.values():
+        for tensor in list(net.parameters()) + list(net.buffers()):
+            tensor._clear_data()
+
+
+def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, threads: Optional[int] = None,
+                  log: Callable[[str], None] = logger.info, release: bool = False):
+    """``model`` itself for ``eager``, else a :class:`CompiledModel` on the cached, self-checked export.
+
+    ``log`` gets one line saying which engine runs and why (and how long a first build took); when ``auto``
+    falls back to eager because no engine passed, that line is a warning of this module's logger instead.
+    ``release``: the caller gives ``model`` up, so its weights are freed before the engine loads its own
+    copy (peak memory: the larger of the two, not their sum).
+    """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if engine == "eager":
         return model
+    name = type(model).__name__
     model.eval()
-    folder = os.path.join(cache_root(cache_dir), f"{type(model).__name__}-{graph_digest(model)[:24]}")
+    start = time.perf_counter()
+    folder = os.path.join(cache_root(cache_dir), f"{name}-{graph_digest(model)[:24]}")
     if not os.path.isfile(os.path.join(folder, "deploy.yml")):
         try:
             _export(model, folder)
@@ -174,26 +256,44 @@ def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, 
             # Paddle's tracing errors end with the original exception's line.
             reason = (str(e).strip().splitlines() or [type(e).__name__])[-1].strip()[:300]
             if engine == "auto":
-                logger.warning("%s cannot be exported (%s): running it eagerly", type(model).__name__, reason)
+                logger.warning("engine: eager (auto: %s cannot be exported: %s)", name, reason)
                 return model
-            raise ExportError(f"{type(model).__name__} cannot be compiled: {reason}") from e
+            raise ExportError(f"{name} cannot be compiled: {reason}") from e
     check = _read_check(folder)
     wanted = ("paddle",) + _ONNX_ENGINES if engine == "auto" else (engine,)
-    if any(e not in check for e in wanted):
-        for e in wanted:
-            check.setdefault(e, _self_check(model, folder, e, threads))
+    built = any(e not in check for e in wanted)
+    if built:
+        check.update(_self_checks(model, folder, [e for e in wanted if e not in check], threads))
         if engine == "auto" and "eager" not in check:
             image, mask = (paddle.to_tensor(a) for a in check_batch(model))
             check["eager"] = {"ok": True, "max_diff": 0.0, "seconds": _time(lambda: model.infer(image, mask).numpy())}
         _write_check(folder, check)
+    where = f"cache {folder}" + (f"; built and checked in {time.perf_counter() - start:.1f} s" if built else "")
     if engine == "auto":
-        passed = {e: r["seconds"] for e, r in check.items() if r.get("ok") and e in ("eager",) + wanted}
+        passed = {e: float(r["seconds"]) for e, r in check.items() if r.get("ok") and e in ("eager",) + wanted}
         engine = min(passed, key=passed.get)
+        if set(passed) == {"eager"}:
+            failed = "; ".join(f"{e}: {_failure(check[e])}" for e in wanted)
+            logger.warning("engine: eager (auto: no compiled engine passed its check against eager: %s; %s)",
+                           failed, where)
+            return model
+        size = check_batch(model)[0].shape
+        timings = ", ".join(f"{e} {passed[e] * 1000:.0f} ms" for e in sorted(passed, key=passed.get))
+        log(f"engine: {engine} (auto: fastest of {timings} on the {size[0]}x{size[2]}x{size[3]} check batch; {where})")
         if engine == "eager":
             return model
-    result = check[engine]
-    if not result.get("ok"):
-        reason = result.get("error") or f"its output differs from eager by {result.get('max_diff'):.3g} (> {TOLERANCE})"
-        raise ExportError(f"the {engine} engine cannot run {type(model).__name__} here: {reason} "
-                          f"(check {os.path.join(folder, CHECK_FILE)}; --engine eager runs it eagerly)")
-    return CompiledModel(model, load_predictor(folder, engine, cpu_threads=threads), engine, folder)
+    else:
+        if not check[engine].get("ok"):
+            raise ExportError(f"the {engine} engine cannot run {name} here: {_failure(check[engine])} "
+                              f"(check {os.path.join(folder, CHECK_FILE)}; --engine eager runs it eagerly)")
+        log(f"engine: {engine} (max difference from eager {check[engine]['max_diff']:.2g} on the check batch; {where})")
+    if release:
+        release_weights(model)
+    return CompiledModel(name, load_predictor(folder, engine, cpu_threads=threads), engine, folder)
+
+
+if __name__ == "__main__":  # the check process of _self_checks: folder threads arrays.npz engine...
+    for _engine in sys.argv[4:]:
+        # One line per engine, flushed at once: what was printed survives a crash on the next engine.
+        print(_RESULT + json.dumps({_engine: _check_here(sys.argv[1], _engine, int(sys.argv[2]), sys.argv[3])}),
+              flush=True)

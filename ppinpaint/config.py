@@ -51,7 +51,7 @@ SCHEMA: Dict[str, Optional[Dict[str, Any]]] = {
         "max_size": 1024,
         "margin": 64,
         "max_image_pixels": 100_000_000,  # images (and masks) claiming more pixels in their header are refused
-        "engine": "eager",      # eager | paddle | onnx | openvino | auto: how predict and eval run the model (ppinpaint.compiled)
+        "engine": "auto",       # eager | paddle | onnx | openvino | auto: how predict and eval run the model (ppinpaint.compiled)
         "cache_dir": None,      # compiled graphs; None: $PPINPAINT_CACHE, else ~/.cache/ppinpaint/compiled
     },
 }

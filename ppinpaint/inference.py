@@ -6,6 +6,7 @@ All expose ``infer(image, mask)`` on [0,1] NCHW batches plus ``task``, ``size_mu
 """
 import importlib
 import os
+import re
 from typing import Dict, Optional
 
 import numpy as np
@@ -54,6 +55,22 @@ class _ExportedPredictor:
         raise NotImplementedError
 
 
+# Paddle 3.3.1's PIR oneDNN pass that fuses an activation into the convolution before it dies with a
+# segmentation fault on conv -> leaky_relu (FusedConv2dOp::Build reads a float attribute the match does not
+# carry; relu, tanh, sigmoid, elu, gelu, swish, hardswish, relu6 and clip fuse fine). Our nets trace leaky ReLU
+# as maximum (ppinpaint.modeling.layers.portable); a graph that still holds the op runs without this one pass.
+CRASHING_FUSE_PASS = "conv_activation_onednn_fuse_pass"
+_LEAKY_RELU_OP = re.compile(rb'"[0-9]+\.leaky_relu"')  # an op name in a PIR program (.json): "<dialect>.leaky_relu"
+
+
+def _has_leaky_relu(program: str) -> bool:
+    """True when a PIR program file holds a leaky_relu op (legacy .pdmodel programs run on the old executor)."""
+    if not program.endswith(".json"):
+        return False
+    with open(program, "rb") as f:
+        return bool(_LEAKY_RELU_OP.search(f.read()))
+
+
 def default_device() -> str:
     """``gpu`` when this Paddle build has CUDA and sees a GPU, else ``cpu``."""
     import paddle
@@ -82,9 +99,9 @@ class PaddlePredictor(_ExportedPredictor):
             config.disable_gpu()
             self.cpu_threads = thread_count(cpu_threads)
             config.set_cpu_math_library_num_threads(self.cpu_threads)
-            # Exports trace leaky ReLU as maximum (ppinpaint.modeling.layers.portable), so the
-            # oneDNN conv + leaky_relu fuse pass that segfaults in Paddle 3.3.1 never sees one.
             (config.enable_mkldnn if use_mkldnn else config.disable_mkldnn)()
+            if use_mkldnn and _has_leaky_relu(files["program"]):
+                config.delete_pass(CRASHING_FUSE_PASS)
         self.use_mkldnn = bool(use_mkldnn) and self.device == "cpu"
         config.disable_glog_info()
         try:

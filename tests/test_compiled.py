@@ -1,7 +1,10 @@
-"""Compiled inference: every model through every engine equals eager, cached builds are reused, and the
-cache key follows the weights."""
+"""Compiled inference: every model through every engine equals eager, cached builds are reused, the
+cache key follows the weights, the CLI runs compiled by default and an engine that fails its check is
+refused (``auto`` falls back to eager with one warning)."""
 import importlib.util
+import logging
 import os
+import sys
 
 import numpy as np
 import paddle
@@ -9,6 +12,22 @@ import pytest
 
 import ppinpaint
 from ppinpaint.compiled import CHECK_FILE, TOLERANCE, CompiledModel, check_batch, compile_model, graph_digest
+from ppinpaint.registry import MODELS as REGISTERED
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "engine"))
+from tiny_gan import TinyInpaintGAN  # noqa: E402
+
+TINY = {"model": {"type": "TinyInpaintGAN", "generator": {"type": "TinyGenerator"},
+                  "discriminator": {"type": "TinyCritic"}}}
+
+
+@REGISTERED.register()
+class NoisyTinyGAN(TinyInpaintGAN):
+    """Adds uniform noise at inference: no compiled graph can reproduce eager's draws, so every engine fails."""
+
+    def forward_infer(self, image: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
+        return super().forward_infer(image, mask) + 0.5 * paddle.rand(paddle.shape(image))
+
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = {
@@ -140,3 +159,73 @@ def test_a_graph_that_cannot_be_exported(tmp_path):
     with pytest.raises(ValueError, match="RainNet cannot be compiled: .*not traceable here"):
         compile_model(model, "paddle", cache_dir=str(tmp_path))
     assert os.listdir(tmp_path) == []  # the failed build left nothing behind
+
+
+def test_the_default_is_auto_compiled_and_a_second_call_reuses_the_build(tmp_path, capsys):
+    import yaml
+
+    from ppinpaint.commands.predict import main as predict_main
+    from ppinpaint.config import Config
+    from ppinpaint.data.io import write_image
+    from ppinpaint.utils.weight_files import save_weights
+
+    paddle.seed(3)
+    model = ppinpaint.load_model(TINY)
+    weights = str(tmp_path / "w.safetensors")
+    # The generator only, as converted official weights: the critic is drawn afresh at every load.
+    save_weights(weights, {"generator": {n: v.numpy() for n, v in model.nets["generator"].state_dict().items()}})
+    (tmp_path / "c.yml").write_text(yaml.safe_dump(TINY))
+    assert Config(str(tmp_path / "c.yml")).section("predict")["engine"] == "auto"
+    write_image(str(tmp_path / "in" / "a.png"), np.random.default_rng(0).integers(0, 256, (24, 32, 3), np.uint8))
+    hole = np.zeros((24, 32), np.uint8)
+    hole[4:12, 6:20] = 255
+    write_image(str(tmp_path / "m.png"), hole)
+    cache = tmp_path / "cache"
+    argv = ["-c", str(tmp_path / "c.yml"), "--weights", weights, "--image", str(tmp_path / "in"),
+            "--mask", str(tmp_path / "m.png"), "--output", str(tmp_path / "out"), "-o", f"predict.cache_dir={cache}"]
+    assert predict_main(argv) == 0
+    first = [line for line in capsys.readouterr().out.splitlines() if line.startswith("engine: ")]
+    assert len(first) == 1 and "(auto: fastest of" in first[0] and "built and checked in" in first[0]
+    (folder,) = os.listdir(cache)
+    stamps = {n: os.path.getmtime(os.path.join(cache, folder, n)) for n in (CHECK_FILE, "model.json")}
+    with open(os.path.join(cache, folder, CHECK_FILE)) as f:
+        check = yaml.safe_load(f)
+    # The graph holds leaky_relu after a convolution, which crashed Paddle 3.3.1's oneDNN fuse pass.
+    assert check["paddle"]["ok"] and check["paddle"]["max_diff"] <= TOLERANCE and check["eager"]["ok"]
+    assert predict_main(argv[:-4] + ["--output", str(tmp_path / "out2")] + argv[-2:]) == 0
+    again = [line for line in capsys.readouterr().out.splitlines() if line.startswith("engine: ")]
+    assert len(again) == 1 and "built" not in again[0] and again[0].split(" (")[0] == first[0].split(" (")[0]
+    assert os.listdir(cache) == [folder]
+    assert stamps == {n: os.path.getmtime(os.path.join(cache, folder, n)) for n in stamps}
+
+
+def test_an_engine_failing_its_check_is_refused_and_auto_falls_back_to_eager(tmp_path, caplog):
+    paddle.seed(0)
+    model = ppinpaint.load_model({"model": {**TINY["model"], "type": "NoisyTinyGAN"}})
+    with caplog.at_level(logging.INFO, logger="ppinpaint.compiled"):
+        assert compile_model(model, "auto", cache_dir=str(tmp_path)) is model
+    (record,) = [r for r in caplog.records if r.name == "ppinpaint.compiled"]
+    assert record.levelno == logging.WARNING
+    assert "engine: eager (auto: no compiled engine passed its check against eager: paddle:" in record.getMessage()
+    with pytest.raises(ValueError, match="the paddle engine cannot run NoisyTinyGAN here: its output differs "
+                                         "from eager by"):
+        compile_model(model, "paddle", cache_dir=str(tmp_path))
+
+
+def test_the_compiled_model_keeps_no_eager_weights(tmp_path):
+    import gc
+    import weakref
+
+    paddle.seed(5)
+    model = ppinpaint.load_model(TINY)
+    compiled = compile_model(model, "paddle", cache_dir=str(tmp_path))
+    assert isinstance(compiled, CompiledModel) and compiled.nets == {} and compiled.eval() is compiled
+    assert (compiled.task, compiled.size_multiple, compiled.min_size) == (model.task, model.size_multiple,
+                                                                         model.min_size)
+    net = weakref.ref(model.nets["generator"])
+    del model
+    gc.collect()
+    assert net() is None  # the caller dropped the eager model: its weights are not kept beside the predictor
+    paddle.seed(5)  # the same weights through the Python API: the same build, found in the cache
+    again = ppinpaint.load_model(TINY, engine="paddle", cache_dir=str(tmp_path))
+    assert isinstance(again, CompiledModel) and again.folder == compiled.folder

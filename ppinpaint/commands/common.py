@@ -49,18 +49,18 @@ def engine_arg(parser: argparse.ArgumentParser) -> None:
                         help="eager Paddle, the exported graph in Paddle Inference, onnxruntime or OpenVINO (built on "
                              "first use, "
                              "cached, checked against eager), or auto: the fastest that passed (config "
-                             "predict.engine, default eager)")
+                             "predict.engine, default auto)")
 
 
 def compiled_from_args(args: argparse.Namespace, model, section: Dict[str, object]):
-    """``model`` run by ``--engine`` (else ``predict.engine``); prints which engine runs it."""
+    """``model`` run by ``--engine`` (else ``predict.engine``); prints which engine runs it and why."""
     from ..compiled import compile_model
 
     engine = args.engine or str(section["engine"])
-    run = compile_model(model, engine, section["cache_dir"], getattr(args, "threads", None))
-    chosen = getattr(run, "engine", "eager")
-    print(f"engine: {chosen}" + (f" (auto; {run.folder})" if engine == "auto" and chosen != "eager" else
-                                 " (auto)" if engine == "auto" else ""))
+    # The command owns the eager model: its weights are freed before the engine loads its copy.
+    run = compile_model(model, engine, section["cache_dir"], getattr(args, "threads", None), log=print, release=True)
+    if engine == "eager":
+        print("engine: eager (asked for)")
     return run
 
 

@@ -100,7 +100,7 @@ def _load(spec: ModelSpec, engine: Optional[str], threads: Optional[int]):
         model = load_model(cfg, resolve_weights(spec.weights)[0] if spec.weights else None)
         # Random weights differ at every start: compiling them would only fill the cache with one-off graphs.
         chosen = (engine or str(section["engine"])) if spec.weights else "eager"
-        return compile_model(model, chosen, section["cache_dir"], threads)
+        return compile_model(model, chosen, section["cache_dir"], threads, release=True)
     except (ValueError, OSError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         raise type(e)(f"model '{spec.label}': {msg}") from None

@@ -3,8 +3,8 @@
 Eagerly each one is Paddle's own op, so training, eager inference and every parity test compute
 exactly what they did. While ``paddle.jit.to_static`` traces a net for export (PIR programs), they
 are written with other ops that give the same values, because Paddle 3.3.1 Inference with oneDNN
-(i) segfaults in its PIR conv + leaky_relu fuse pass (deleting the pass or turning IR optimisation
-off does not avoid it) and (ii) cannot run ``nearest_interp`` ("ConvertPirAttribute2RuntimeAttribute
+(i) segfaults in its PIR conv + leaky_relu fuse pass (``ppinpaint.inference`` deletes that pass for a
+graph that still holds leaky_relu, which also loses the other activation fusions) and (ii) cannot run ``nearest_interp`` ("ConvertPirAttribute2RuntimeAttribute
 not support ArrayAttribute<DoubleAttribute>", its ``scale`` attribute). The legacy program format
 (``FLAGS_enable_pir_api=0``) cannot trace the replacements and runs on the old executor, which has
 neither failure, so it keeps Paddle's ops.

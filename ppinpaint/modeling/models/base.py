@@ -24,6 +24,8 @@ class BaseModel:
     # Loss terms the progress bar shows, the generator's reconstruction loss first (empty: the first four).
     progress_keys: Tuple[str, ...] = ()
     draw_names: Tuple[str, ...] = ()            # random draws of a step a batch may supply (modeling/draws.py)
+    # The nets ``forward_infer`` runs: what a compiled graph depends on (critics are for training only).
+    inference_nets: Tuple[str, ...] = ("generator",)
 
     def __init__(self, nets: Dict[str, nn.Layer]) -> None:
         self.nets: Dict[str, nn.Layer] = nets
