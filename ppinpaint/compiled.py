@@ -37,6 +37,7 @@ ENGINES = ("eager", "paddle", "onnx", "openvino", "auto")
 _ONNX_ENGINES = ("onnx", "openvino")
 CACHE_ENV = "PPINPAINT_CACHE"
 CHECK_FILE = "check.yml"
+OPENVINO_CACHE = "openvino"  # the folder inside an export where OpenVINO caches its compiled model
 TOLERANCE = 1e-4
 CHECK_TIMEOUT = 900  # seconds for one check process: official widths build in 5-150 s on 2 busy cores
 _RESULT = "ppinpaint-check: "  # marks the check process's result line among anything else it prints
@@ -146,6 +147,13 @@ def _export(model, folder: str) -> None:
         raise
 
 
+def _predictor(folder: str, engine: str, threads: Optional[int]):
+    """``engine``'s predictor on the export in ``folder``; OpenVINO keeps its compiled model there too, so
+    the check's build is the one every later session loads."""
+    options = {"cache_dir": os.path.join(folder, OPENVINO_CACHE)} if engine == "openvino" else {}
+    return load_predictor(folder, engine, cpu_threads=threads, **options)
+
+
 def _check_here(folder: str, engine: str, threads: int, arrays: str) -> Dict[str, object]:
     """Build ``engine`` on the export and compare it with the eager output saved in ``arrays`` (the child's side)."""
     with np.load(arrays, allow_pickle=False) as data:
@@ -153,7 +161,7 @@ def _check_here(folder: str, engine: str, threads: int, arrays: str) -> Dict[str
     try:
         if engine in _ONNX_ENGINES and not os.path.isfile(os.path.join(folder, ONNX_FILE)):
             export_onnx(folder)
-        predictor = load_predictor(folder, engine, cpu_threads=threads)
+        predictor = _predictor(folder, engine, threads)
         diff = float(np.abs(predictor.infer(image, mask) - expected).max())
         seconds = _time(lambda: predictor.infer(image, mask))
     except (ImportError, ValueError, OSError, RuntimeError) as e:
@@ -289,7 +297,7 @@ def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, 
         log(f"engine: {engine} (max difference from eager {check[engine]['max_diff']:.2g} on the check batch; {where})")
     if release:
         release_weights(model)
-    return CompiledModel(name, load_predictor(folder, engine, cpu_threads=threads), engine, folder)
+    return CompiledModel(name, _predictor(folder, engine, threads), engine, folder)
 
 
 if __name__ == "__main__":  # the check process of _self_checks: folder threads arrays.npz engine...
