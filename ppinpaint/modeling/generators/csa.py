@@ -26,15 +26,24 @@ def _norm(channels: int) -> nn.Layer:
     return nn.InstanceNorm2D(channels, epsilon=1e-5)
 
 
+def _keep(layer: nn.Layer, name: str, value: Optional[paddle.Tensor]) -> None:
+    """Hold a per-call tensor as a plain attribute of ``layer``.
+
+    ``Layer.__setattr__`` registers a Tensor as a buffer; an export traced after an eager call would then
+    read that buffer (the last eager call's value, its batch size included) as a constant.
+    """
+    object.__setattr__(layer, name, value)
+
+
 class _Tap(nn.Layer):
     """Identity that keeps its input: the official InnerCos/InnerCos2 positions (consistency loss)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.feature: Optional[paddle.Tensor] = None
+        _keep(self, "feature", None)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        self.feature = x
+        _keep(self, "feature", x)
         return x
 
 
@@ -44,7 +53,7 @@ class _MaskedCSA(nn.Layer):
     def __init__(self, csa: CoherentSemanticAttention) -> None:
         super().__init__()
         self.csa = csa
-        self.feat_mask: Optional[paddle.Tensor] = None
+        _keep(self, "feat_mask", None)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         return self.csa(x, self.feat_mask)
@@ -143,7 +152,7 @@ class RefineUNet(nn.Layer):
     def forward(self, x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
         """cat([Syn, A0]) [N,6,H,W] and the image mask [N,1,H,W] -> refined result (no activation)."""
         # Three levels down to the CSA level, as the official set_mask(mask_global, 3, threshold).
-        self.csa.feat_mask = csa_feature_mask(mask, 3, self.threshold)
+        _keep(self.csa, "feat_mask", csa_feature_mask(mask, 3, self.threshold))
         return self.model(x)
 
     def features(self) -> Tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor]:
