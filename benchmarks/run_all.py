@@ -48,9 +48,15 @@ DEFAULT_MODES = MODES
 # The official PyTorch code measured on this machine (2-core AMD EPYC, torch 2.13.0 CPU, its default 2
 # threads), ms by (model, kind, size, batch); kind "forward" (eval, no grad) or "gen_step". How, in words:
 # RESULTS_METHOD below. S2AM is S2AD (rascv2), S2ASC rascv1.
-OFFICIAL_HERE_MS = {("s2am", "forward", 256, 1): 511.0, ("s2am", "forward", 512, 1): 2104.0}
-OFFICIAL_HERE_NOTE = ("S2AD forward at 256² and 512², batch 1, on an idle machine of this kind; the other figures "
-                      "are to be measured the same way on a quiet machine")
+OFFICIAL_HERE_MS = {
+    ("deepfill_v1", "forward", 256, 1): 558.0, ("csa", "forward", 256, 1): 900.0,
+    ("rainnet", "forward", 256, 1): 211.0, ("s2am", "forward", 256, 1): 515.0, ("s2asc", "forward", 256, 1): 314.0,
+    ("s2am", "forward", 512, 1): 2104.0,
+    ("deepfill_v1", "gen_step", 256, 1): 1722.0, ("csa", "gen_step", 256, 1): 2390.0,
+    ("rainnet", "gen_step", 256, 1): 740.0, ("s2am", "gen_step", 256, 1): 1864.0, ("s2asc", "gen_step", 256, 1): 986.0,
+}
+OFFICIAL_HERE_NOTE = ("256²: session 5, load average 2.4–3.4 on the 2 cores, after the shared work eased (S2AD's 515 ms "
+                      "matches the 511 ms of an idle run); S2AD 512²: an idle run; 512² of the others not measured yet")
 # The issue's figures (issue 15: torch 2.13 CPU, batch 1, "a quiet machine of this kind"), seconds.
 OFFICIAL_ISSUE_S = {
     ("deepfill_v1", "forward", 256): 0.287, ("csa", "forward", 256): 0.422, ("rainnet", "forward", 256): 0.128,
@@ -70,8 +76,8 @@ RESULTS_METHOD = (
     "`.cuda()` calls made no-ops), default initialisation, random inputs with a centred square hole of half the side, "
     "batch 1. Forward: `eval()`, `no_grad`. Generator step: `train()`, forward, the sum of L1 losses of every "
     "generator output (DeepFill coarse + fine, CSA netP + netG) to a random target, `zero_grad`, backward, "
-    "`torch.optim.Adam.step`. Each figure is the minimum of 4 after one warm-up, timed in a loop that alternated "
-    "one official call with one call of each of ours, so load hit both sides alike.")
+    "`torch.optim.Adam.step`. CSA's hole is its official centre mask (half the side less a 4-px overlap). Each "
+    "figure is the minimum of 4 after one warm-up, the official generators run one after another just before ours.")
 
 
 def _inputs(batch: int, size: int):
