@@ -165,6 +165,7 @@ def run_one(name: str, mode: str, quick: bool, sizes: List[int], batches: List[i
 
     if mode in TRAIN_MODES:
         runtime.prefer_avx2_mkl()  # as the trainer does, before anything in this process computes
+        runtime.keep_freed_memory()
     import ppinpaint
     from common import emit, peak_rss_mb, time_call
     from ppinpaint.compiled import compile_model

@@ -64,6 +64,8 @@ class Trainer:
         # Effective when nothing in this process has computed yet (tools/train.py): 1.5-2x faster
         # eager convolutions on AMD CPUs (docs/speed.md).
         runtime.prefer_avx2_mkl()
+        # A step's large tensors reuse the last step's memory instead of being faulted in again.
+        runtime.keep_freed_memory()
         self.cfg = cfg
         self.train_cfg = cfg.section("train")
         self.eval_cfg = cfg.section("eval")

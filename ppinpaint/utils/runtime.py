@@ -1,12 +1,16 @@
-"""Process-wide CPU settings: the math library's code path and the number of threads.
+"""Process-wide CPU settings: the math library's code path, the number of threads, the heap.
 
 Paddle's eager CPU math runs one thread by default, and the MKL it ships picks its slow generic
 code path on AMD CPUs. ``set_threads`` (run when ``ppinpaint.api`` loads, i.e. with Paddle) fixes the first,
 ``prefer_avx2_mkl`` (run by the trainer) the second; ``thread_count`` is what Paddle Inference and
-onnxruntime predictors use too, so eager and compiled runs see the same number.
+onnxruntime predictors use too, so eager and compiled runs see the same number. ``keep_freed_memory``
+(run by the trainer) stops the C heap from handing large tensors' memory back to the kernel each op.
 """
+import ctypes
+import ctypes.util
 import logging
 import os
+import platform
 import sys
 from typing import Optional
 
@@ -59,6 +63,30 @@ def prefer_avx2_mkl() -> bool:
         return False
     os.environ["MKL_DEBUG_CPU_TYPE"] = "5"
     return True
+
+
+# glibc's mallopt parameters and the environment variables a user sets them with instead
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_MALLOC_ENV = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")
+
+
+def keep_freed_memory() -> bool:
+    """Serve every allocation from glibc's heap and never trim it, unless the user tuned malloc already.
+
+    Paddle's CPU allocator takes each tensor from ``malloc``; glibc maps allocations above 32 MiB
+    (at most) with ``mmap`` and unmaps them on free, so every large activation, im2col buffer and
+    gradient of every step is faulted in and zeroed by the kernel again: 1.2-1.4 s of system time
+    in DeepFill v1's 256^2 generator step (docs/speed.md). Kept in the heap, freed memory is reused
+    by the next step. The process's resident memory then stays near its peak, which a training loop
+    reaches every step anyway. Returns whether this call changed the setting (glibc only).
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    if any(name in os.environ for name in _MALLOC_ENV):
+        return False
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    # mallopt returns 1 on success
+    return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))
 
 
 def set_threads(requested: Optional[int] = None) -> int:

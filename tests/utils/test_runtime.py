@@ -83,3 +83,31 @@ def test_threads_option(monkeypatch):
     finally:
         monkeypatch.undo()
         runtime.set_threads()
+
+
+_REFAULTS = """
+import resource, sys
+import paddle
+from ppinpaint.utils import runtime
+changed = runtime.keep_freed_memory()
+def faults_of_one_large_tensor():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    paddle.ones([64, 1024, 1024])          # 256 MiB, freed at once
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+faults_of_one_large_tensor()
+print(changed, faults_of_one_large_tensor())
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc")
+@pytest.mark.parametrize("user_env", [None, "MALLOC_MMAP_MAX_"])
+def test_keep_freed_memory(user_env):
+    # A large tensor freed and allocated again is faulted in (64k pages) again unless the heap keeps it;
+    # a user's own malloc setting wins.
+    env = {k: v for k, v in os.environ.items() if k not in runtime._MALLOC_ENV}
+    if user_env:
+        env[user_env] = "65536"
+    out = subprocess.run([sys.executable, "-c", _REFAULTS], env=env, capture_output=True, text=True, check=True)
+    changed, faults = out.stdout.split()
+    assert changed == str(user_env is None)
+    assert (int(faults) < 1000) == (user_env is None), faults
