@@ -47,15 +47,18 @@ def test_chunked_rows_equal_one_chunk(fuse_k):
 
 
 def test_gradients_flow_through_chunks():
+    # 256 MiB: the whole-matrix form; 0.2: the chunked form, one chunk; 0.05: two rows per chunk
     f, mask = _inputs(size=16)
+    assert ContextualAttention()._fits_whole(2, (8, 8)) and not ContextualAttention(chunk_mib=0.2)._fits_whole(2, (8, 8))
     grads = []
-    for mib in (256.0, 0.05):
+    for mib in (256.0, 0.2, 0.05):
         x = f.clone()
         x.stop_gradient = False
         y, _ = ContextualAttention(chunk_mib=mib)(x, x, mask)
         (y * y).sum().backward()
         grads.append(x.grad.numpy())
-    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-5)
+    for other in grads[1:]:
+        np.testing.assert_allclose(grads[0], other, rtol=1e-4, atol=1e-5)
 
 
 def test_empty_full_and_missing_masks_are_finite():
@@ -110,14 +113,16 @@ def test_unfold_patches_equal_extract_patches(ksize, stride):
 @pytest.mark.parametrize("options", [{}, {"patch_norm": "daa233", "resize": "torch"}, {"fuse_k": 5},
                                      {"fuse": False}, {"rate": 4}])
 def test_exported_form_equals_the_eager_one(options):
-    """``_forward_whole`` (what an export traces: the score matrix at once, column-major after the fuse)."""
+    """``_forward_whole`` (what an export traces, and eager when it fits ``chunk_mib``: the score matrix at
+    once, column-major after the fuse) against the chunked form."""
     layer = ContextualAttention(**options)
     f, mask = _inputs(n=2, c=4, size=16)
     f2 = paddle.to_tensor(np.random.default_rng(5).standard_normal((1, 4, 16, 24)).astype(np.float32))
     mask2 = paddle.zeros([1, 1, 64, 96])
     mask2[:, :, 8:40, 30:80] = 1.0
     for x, m in ((f, mask), (f2, mask2), (f2, None)):
-        np.testing.assert_allclose(layer._forward_whole(x, x, m).numpy(), layer(x, x, m)[0].numpy(), atol=2e-5)
+        np.testing.assert_allclose(layer._forward_whole(x, x, m).numpy(),
+                                   layer._forward_chunked(x, x, m, return_flow=False)[0].numpy(), atol=2e-5)
 
 
 def test_bad_shapes_and_options_are_clear():
