@@ -164,7 +164,7 @@ def run_one(name: str, mode: str, quick: bool, sizes: List[int], batches: List[i
     from ppinpaint.utils import runtime
 
     if mode in TRAIN_MODES:
-        runtime.prefer_avx2_mkl()  # as the trainer does, before anything in this process computes
+        runtime.prefer_fast_mkl()  # as the trainer does, before anything in this process computes
         runtime.keep_freed_memory()
     import ppinpaint
     from common import emit, peak_rss_mb, time_call

@@ -63,7 +63,7 @@ class Trainer:
                  overwrite: bool = False) -> None:
         # Effective when nothing in this process has computed yet (tools/train.py): 1.5-2x faster
         # eager convolutions on AMD CPUs (docs/speed.md).
-        runtime.prefer_avx2_mkl()
+        runtime.prefer_fast_mkl()
         # A step's large tensors reuse the last step's memory instead of being faulted in again.
         runtime.keep_freed_memory()
         self.cfg = cfg

@@ -1,5 +1,6 @@
 """CPU thread settings: affinity by default, argument and environment overrides, clear errors."""
 import os
+import platform
 import subprocess
 import sys
 
@@ -57,11 +58,21 @@ def test_set_threads_reports_and_describes(monkeypatch):
         runtime.set_threads()  # the rest of the session as configured
 
 
-def test_avx2_mkl_respects_the_user(monkeypatch):
+def test_fast_mkl_respects_the_user(monkeypatch):
     monkeypatch.setenv("MKL_DEBUG_CPU_TYPE", "4")
-    assert runtime.prefer_avx2_mkl() is False and os.environ["MKL_DEBUG_CPU_TYPE"] == "4"
+    assert runtime.prefer_fast_mkl() is False and os.environ["MKL_DEBUG_CPU_TYPE"] == "4"
     monkeypatch.delenv("MKL_DEBUG_CPU_TYPE")
-    assert runtime.prefer_avx2_mkl() is True and os.environ["MKL_DEBUG_CPU_TYPE"] == "5"
+    assert runtime.prefer_fast_mkl() is True
+    assert os.environ["MKL_DEBUG_CPU_TYPE"] == runtime.mkl_cpu_type(runtime.cpu_flags())
+
+
+def test_mkl_cpu_type_needs_every_avx512_flag():
+    skx = {"sse4_2", "avx", "avx2", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}
+    assert runtime.mkl_cpu_type(skx) == "7"
+    assert runtime.mkl_cpu_type(skx - {"avx512vl"}) == "5"     # e.g. Knights Landing: AVX-512F without VL
+    assert runtime.mkl_cpu_type({"avx", "avx2"}) == "5"
+    if platform.machine() == "x86_64" and os.path.exists("/proc/cpuinfo"):
+        assert "sse2" in runtime.cpu_flags()       # every x86-64 CPU has it: the flags were read
 
 
 def test_threads_option(monkeypatch):
