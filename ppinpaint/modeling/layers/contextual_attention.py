@@ -267,8 +267,9 @@ class ContextualAttention(nn.Layer):
         return max(1, min(gh, int(self.chunk_mib * 2 ** 20 // per_row)))
 
     def _fits_whole(self, n: int, grid: Tuple[int, int]) -> bool:
-        """Whether :meth:`_forward_whole`'s score temporaries fit ``chunk_mib`` (its fuse convolutions'
-        im2col holds ``fuse_k``^2 copies of the [P, L] scores, beside the scores, softmax and gradients)."""
+        """Whether :meth:`_forward_whole`'s score temporaries fit ``chunk_mib`` (its fuse holds a padded copy
+        and ``fuse_k`` shifted slices of the [P, L] scores, counted as ``fuse_k``^2, beside the scores, softmax
+        and gradients)."""
         p = grid[0] * grid[1]
         return n * p * p * 4 * (self.fuse_k ** 2 + 6) <= self.chunk_mib * 2 ** 20
 
