@@ -4,7 +4,9 @@ What is exported is ``BaseModel.infer_graph`` ([0,1] RGB image and {0,1} mask in
 so an exported model and ``model.infer`` compute the same function and share the pre/post-processing
 of ``ppinpaint.predict`` (see ``ppinpaint.inference``).
 """
+import json
 import os
+import re
 import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence
@@ -182,23 +184,76 @@ def export_onnx(model_dir: str, opset: int = ONNX_OPSET) -> str:
         errors = [l.strip() for l in lines if "[ERROR]" in l] or [l.strip() for l in lines if "Error:" in l]
         raise ExportError(f"paddle2onnx could not convert {files['program']}: "
                           + (errors[0] if errors else log.strip()[-500:]))
-    _rename_loop_inputs(save_file)
+    _repair_onnx(save_file, files["program"])
     return save_file
 
 
-def _rename_loop_inputs(path: str) -> None:
-    """Give every Loop/If body input a name of its own (paddle2onnx reuses the outer tensors' names).
-
-    ONNX allows the shadowing and onnxruntime runs it, but OpenVINO's ONNX reader then takes those
-    inputs for outer-scope references and refuses the Loop (CSA's attention recurrence).
-    """
+def _repair_onnx(path: str, program: str) -> None:
+    """Mend what paddle2onnx 2.1.0 gets wrong in ``path``: Loop/If body input names, leaky ReLU slopes."""
     import onnx
 
     model = onnx.load(path)
-    if not _rename_body_inputs(model.graph):
+    renamed = _rename_body_inputs(model.graph)
+    slopes = _restore_leaky_relu_slopes(model.graph, program)
+    if not (renamed or slopes):
         return
     onnx.checker.check_model(model)
     onnx.save(model, path)
+
+
+def _leaky_relu_slopes(node: object, found: Dict[str, List[float]]) -> Dict[str, List[float]]:
+    """``{op name: [negative_slope, ...]}`` of the leaky_relu ops of a PIR json program, in program order."""
+    if isinstance(node, dict):
+        name = str(node.get("#", ""))
+        if name in ("1.leaky_relu", "1.leaky_relu_"):
+            slope = [a["AT"]["D"] for a in node.get("A", []) if a.get("N") == "negative_slope"]
+            found.setdefault(name[2:], []).append(float(slope[0]) if slope else float("nan"))
+        for value in node.values():
+            _leaky_relu_slopes(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _leaky_relu_slopes(value, found)
+    return found
+
+
+def _restore_leaky_relu_slopes(graph, program: str) -> bool:
+    """Set every LeakyRelu's ``alpha`` to its Paddle op's ``negative_slope``; True when there were any.
+
+    paddle2onnx 2.1.0 reads that attribute (a float64 in Paddle 3's PIR program) as something else and
+    writes garbage (measured: ~1e-11 or ~2e-43 for slopes 0.2, 0.01, 0.05), so any net calling
+    ``F.leaky_relu`` / ``nn.LeakyReLU`` ran as a plain ReLU in onnxruntime and OpenVINO. Its nodes are
+    named ``p2o.pd_op.<op>.<n>.0`` after the n-th such op of the program, which is how they are matched.
+    """
+    import onnx
+
+    nodes = [n for n in _all_nodes(graph) if n.op_type == "LeakyRelu"]
+    if not nodes or not program.endswith(".json"):
+        return False
+    with open(program, encoding="utf-8") as f:
+        slopes = _leaky_relu_slopes(json.load(f), {})
+    for node in nodes:
+        match = re.fullmatch(r"p2o\.pd_op\.(leaky_relu_?)\.(\d+)\.0", node.output[0])
+        if not match or int(match.group(2)) >= len(slopes.get(match.group(1), [])):
+            raise ExportError(f"paddle2onnx wrote a LeakyRelu ({node.output[0]}) that matches no leaky_relu of "
+                              f"{program}: its slope cannot be restored (paddle2onnx 2.1.0 writes it wrong)")
+        alpha = slopes[match.group(1)][int(match.group(2))]
+        for old in [a for a in node.attribute if a.name == "alpha"]:
+            node.attribute.remove(old)
+        node.attribute.append(onnx.helper.make_attribute("alpha", alpha))
+    return True
+
+
+def _all_nodes(graph) -> List[object]:
+    """The nodes of ``graph`` and of every body graph inside it (Loop, If), depth first."""
+    import onnx
+
+    nodes = []
+    for node in graph.node:
+        nodes.append(node)
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                nodes += _all_nodes(attr.g)
+    return nodes
 
 
 def _rename_body_inputs(graph) -> bool:

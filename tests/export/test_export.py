@@ -119,6 +119,34 @@ def test_onnx_file_matches_eager(exported, runtime, tmp_path):
     np.testing.assert_allclose(predictor.infer(image, mask), _eager(model, image, mask), atol=1e-4, rtol=0)
 
 
+class _LeakyNet(paddle.nn.Layer):
+    """Leaky ReLUs as users write them: the functional form with two slopes and the layer's default."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.act = paddle.nn.Linear(5, 5), paddle.nn.LeakyReLU()
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        y = self.fc(x)
+        return self.act(paddle.nn.functional.leaky_relu(y, 0.2) * 3.0 - 1.0) + paddle.nn.functional.leaky_relu(x, 0.05)
+
+
+def test_onnx_keeps_every_leaky_relu_slope(tmp_path):
+    """paddle2onnx 2.1.0 writes garbage alphas (~1e-11) for Paddle 3's leaky_relu; the export restores them."""
+    pytest.importorskip("paddle2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    net = _LeakyNet()
+    net.eval()
+    paddle.jit.save(net, str(tmp_path / "model"), input_spec=[paddle.static.InputSpec([None, 5], "float32", "x")])
+    path = export_onnx(str(tmp_path))
+    alphas = sorted(a.f for n in onnx.load(path).graph.node if n.op_type == "LeakyRelu" for a in n.attribute)
+    np.testing.assert_allclose(alphas, [0.01, 0.05, 0.2], rtol=1e-6)
+    x = np.linspace(-3, 3, 20, dtype=np.float32).reshape(4, 5)
+    (out,) = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    np.testing.assert_allclose(out, net(paddle.to_tensor(x)).numpy(), atol=1e-5, rtol=1e-6)
+
+
 NO_OPENVINO = """
 import sys
 # Every installed distribution but OpenVINO's, as a plain path entry: openvino is not installed here.
