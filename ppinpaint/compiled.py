@@ -10,11 +10,19 @@ when first used (``check.yml`` in the folder); an engine that differs by more th
 crashes is refused, and ``auto`` picks the fastest of eager and the engines that passed, once, for every
 later session too.
 ``openvino`` runs the same ``model.onnx`` as ``onnx``, by OpenVINO.
+
+Finding that folder needs the eager model (the digest hashes its nets), so ``load_model`` keeps an index
+beside the folders, ``<cache>/index/<key>.json``, whose key covers only what is known before any net is
+built: the versions, ppinpaint's own source, the config's model section and the bytes of the weights
+file (:func:`load_key`). With a warm cache ``load_model(cfg, weights, engine=...)`` reads that entry and
+loads the engine without ever building the eager nets (:func:`load_cached`).
 """
+import functools
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -30,7 +38,7 @@ import yaml
 from .export import ONNX_FILE, ExportError, export_model, export_onnx
 from .inference import load_predictor
 from .utils.runtime import thread_count
-from .utils.weight_files import write_text
+from .utils.weight_files import WeightsFileError, read_json, write_json, write_text
 
 ENGINES = ("eager", "paddle", "onnx", "openvino", "auto")
 # Each needs the ONNX file of the export (paddle2onnx) besides the Paddle program.
@@ -38,6 +46,7 @@ _ONNX_ENGINES = ("onnx", "openvino")
 CACHE_ENV = "PPINPAINT_CACHE"
 CHECK_FILE = "check.yml"
 OPENVINO_CACHE = "openvino"  # the folder inside an export where OpenVINO caches its compiled model
+INDEX = "index"  # the folder in the cache root that maps load keys to export folders
 TOLERANCE = 1e-4
 CHECK_TIMEOUT = 900  # seconds for one check process: official widths build in 5-150 s on 2 busy cores
 _RESULT = "ppinpaint-check: "  # marks the check process's result line among anything else it prints
@@ -45,6 +54,7 @@ logger = logging.getLogger(__name__)
 _PRIMITIVES = (bool, int, float, str)
 # nn.Layer's own bookkeeping (instance counters, train/eval and built flags): not what a layer computes.
 _LAYER_NOISE = frozenset(vars(paddle.nn.Layer())) | {"_built", "training"}
+_FOLDER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*-[0-9a-f]{24}")  # what compile_model names an export folder
 
 
 def cache_root(cache_dir: Optional[str] = None) -> str:
@@ -86,12 +96,18 @@ def graph_digest(model) -> str:
     return h.hexdigest()
 
 
-def check_batch(model) -> Tuple[np.ndarray, np.ndarray]:
-    """Two different images and masks (a rectangle and a scattered pattern) at the model's smallest size >= 64."""
+def _check_size(model) -> int:
+    """The side of the check images: the model's smallest valid size >= 64."""
     multiple, minimum = int(model.size_multiple), int(getattr(model, "min_size", 0))
     size = max(minimum, multiple)
     while size < 64:
         size += multiple
+    return size
+
+
+def check_batch(model) -> Tuple[np.ndarray, np.ndarray]:
+    """Two different images and masks (a rectangle and a scattered pattern) at the model's smallest size >= 64."""
+    size = _check_size(model)
     rng = np.random.default_rng(0)
     image = rng.random((2, 3, size, size)).astype(np.float32)
     mask = np.zeros((2, 1, size, size), np.float32)
@@ -101,14 +117,16 @@ def check_batch(model) -> Tuple[np.ndarray, np.ndarray]:
     return image, mask
 
 
-def _time(fn, repeat: int = 3) -> float:
-    fn()  # warm-up: oneDNN builds its kernels at the first run
+def _time(fn: Callable[[], np.ndarray], repeat: int = 3) -> Tuple[float, np.ndarray]:
+    """(best of ``repeat`` timed calls, the output of the first call); the first call also warms up
+    (oneDNN builds its kernels at the first run), so it is both the reference output and untimed."""
+    first = fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return float(min(times))
+    return float(min(times)), first
 
 
 class CompiledModel:
@@ -154,16 +172,15 @@ def _predictor(folder: str, engine: str, threads: Optional[int]):
     return load_predictor(folder, engine, cpu_threads=threads, **options)
 
 
-def _check_here(folder: str, engine: str, threads: int, arrays: str) -> Dict[str, object]:
-    """Build ``engine`` on the export and compare it with the eager output saved in ``arrays`` (the child's side)."""
-    with np.load(arrays, allow_pickle=False) as data:
-        image, mask, expected = data["image"], data["mask"], data["expected"]
+def _check_here(folder: str, engine: str, threads: int, image: np.ndarray, mask: np.ndarray,
+                expected: np.ndarray) -> Dict[str, object]:
+    """Build ``engine`` on the export and compare it with the eager output ``expected`` (the child's side)."""
     try:
         if engine in _ONNX_ENGINES and not os.path.isfile(os.path.join(folder, ONNX_FILE)):
             export_onnx(folder)
         predictor = _predictor(folder, engine, threads)
-        diff = float(np.abs(predictor.infer(image, mask) - expected).max())
-        seconds = _time(lambda: predictor.infer(image, mask))
+        seconds, out = _time(lambda: predictor.infer(image, mask))
+        diff = float(np.abs(out - expected).max())
     except (ImportError, ValueError, OSError, RuntimeError) as e:
         return {"ok": False, "error": str(e).splitlines()[0][:300] if str(e) else type(e).__name__}
     return {"ok": diff <= TOLERANCE, "max_diff": diff, "seconds": seconds}
@@ -185,22 +202,29 @@ def _child_failure(proc: subprocess.CompletedProcess) -> str:
     return (lines[-1] if lines else f"the check process exited with status {proc.returncode}")[:300]
 
 
-def _self_checks(model, folder: str, engines: Sequence[str], threads: Optional[int]) -> Dict[str, dict]:
-    """Build each engine on the export in a child process, compare it with eager on ``check_batch``, time it.
+def _self_checks(model, folder: str, engines: Sequence[str], threads: Optional[int],
+                 time_eager: bool) -> Dict[str, dict]:
+    """Build each engine on the export in a child process, compare it with eager on ``check_batch``, time it
+    (and eager too when ``time_eager``: its timed runs give the expected output, so eager runs once).
 
     A child process, because Paddle Inference can die in native code while it builds or runs a graph
     (Paddle 3.3.1: a segmentation fault in a oneDNN fuse pass, heap corruption in its pad kernel): that
     must cost one engine, never the user's process. The engines that follow a crashed one get a new child.
     """
     image, mask = check_batch(model)
-    expected = model.infer(paddle.to_tensor(image), paddle.to_tensor(mask)).numpy()
+    run = lambda: model.infer(paddle.to_tensor(image), paddle.to_tensor(mask)).numpy()  # noqa: E731
+    results: Dict[str, dict] = {}
+    if time_eager:
+        seconds, expected = _time(run)
+        results["eager"] = {"ok": True, "max_diff": 0.0, "seconds": seconds}
+    else:
+        expected = run()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    results: Dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="ppinpaint-check-") as tmp:
         arrays = os.path.join(tmp, "check.npz")
         np.savez(arrays, image=image, mask=mask, expected=expected)
-        while len(results) < len(engines):
+        while any(e not in results for e in engines):
             todo = [e for e in engines if e not in results]
             try:
                 proc = subprocess.run([sys.executable, "-m", __name__, folder, str(thread_count(threads)), arrays,
@@ -211,7 +235,8 @@ def _self_checks(model, folder: str, engines: Sequence[str], threads: Optional[i
             for line in proc.stdout.splitlines():
                 if line.startswith(_RESULT):
                     results.update(json.loads(line[len(_RESULT):]))
-            if len(results) < len(engines):  # the first engine without a result is the one the process died on
+            # The first engine without a result is the one the process died on.
+            if any(e not in results for e in todo):
                 results[next(e for e in todo if e not in results)] = {"ok": False, "error": _child_failure(proc)}
     return results
 
@@ -240,12 +265,43 @@ def release_weights(model) -> None:
             tensor._clear_data()
 
 
+def _wanted(engine: str) -> Tuple[str, ...]:
+    """The compiled engines ``engine`` needs a check of."""
+    return ("paddle",) + _ONNX_ENGINES if engine == "auto" else (engine,)
+
+
+def _passed(check: Dict[str, dict]) -> Dict[str, float]:
+    """Seconds per call of eager and of each engine ``auto`` considers that passed its check."""
+    return {e: float(r["seconds"]) for e, r in check.items() if r.get("ok") and e in ("eager",) + _wanted("auto")}
+
+
+def _pick(check: Dict[str, dict], engine: str) -> Optional[str]:
+    """The engine to run by ``check``: ``engine`` itself when it passed (None when it did not), for ``auto``
+    the fastest of eager and the engines that passed."""
+    if engine != "auto":
+        return engine if check[engine].get("ok") else None
+    passed = _passed(check)
+    return min(passed, key=passed.get)
+
+
+def _announce(check: Dict[str, dict], engine: str, chosen: str, model, where: str, log: Callable[[str], None]) -> None:
+    """The one log line saying which compiled engine runs ``model`` and why."""
+    if engine != "auto":
+        log(f"engine: {engine} (max difference from eager {check[engine]['max_diff']:.2g} on the check batch; {where})")
+        return
+    passed = _passed(check)
+    timings = ", ".join(f"{e} {passed[e] * 1000:.0f} ms" for e in sorted(passed, key=passed.get))
+    size = _check_size(model)
+    log(f"engine: {chosen} (auto: fastest of {timings} on the 2x{size}x{size} check batch; {where})")
+
+
 def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, threads: Optional[int] = None,
-                  log: Callable[[str], None] = logger.info, release: bool = False):
+                  log: Optional[Callable[[str], None]] = None, release: bool = False):
     """``model`` itself for ``eager``, else a :class:`CompiledModel` on the cached, self-checked export.
 
-    ``log`` gets one line saying which engine runs and why (and how long a first build took); when ``auto``
-    falls back to eager because no engine passed, that line is a warning of this module's logger instead.
+    ``log`` (default: this module's logger) gets one line saying which engine runs and why (and how long a
+    first build took); when ``auto`` falls back to eager because no engine passed, that line is a warning of
+    this module's logger instead.
     ``release``: the caller gives ``model`` up, so its weights are freed before the engine loads its own
     copy (peak memory: the larger of the two, not their sum).
     """
@@ -268,40 +324,99 @@ def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, 
                 return model
             raise ExportError(f"{name} cannot be compiled: {reason}") from e
     check = _read_check(folder)
-    wanted = ("paddle",) + _ONNX_ENGINES if engine == "auto" else (engine,)
-    built = any(e not in check for e in wanted)
-    if built:
-        check.update(_self_checks(model, folder, [e for e in wanted if e not in check], threads))
-        if engine == "auto" and "eager" not in check:
-            image, mask = (paddle.to_tensor(a) for a in check_batch(model))
-            check["eager"] = {"ok": True, "max_diff": 0.0, "seconds": _time(lambda: model.infer(image, mask).numpy())}
+    todo = [e for e in _wanted(engine) if e not in check]
+    time_eager = engine == "auto" and "eager" not in check
+    if todo or time_eager:
+        check.update(_self_checks(model, folder, todo, threads, time_eager))
         _write_check(folder, check)
-    where = f"cache {folder}" + (f"; built and checked in {time.perf_counter() - start:.1f} s" if built else "")
-    if engine == "auto":
-        passed = {e: float(r["seconds"]) for e, r in check.items() if r.get("ok") and e in ("eager",) + wanted}
-        engine = min(passed, key=passed.get)
-        if set(passed) == {"eager"}:
-            failed = "; ".join(f"{e}: {_failure(check[e])}" for e in wanted)
-            logger.warning("engine: eager (auto: no compiled engine passed its check against eager: %s; %s)",
-                           failed, where)
-            return model
-        size = check_batch(model)[0].shape
-        timings = ", ".join(f"{e} {passed[e] * 1000:.0f} ms" for e in sorted(passed, key=passed.get))
-        log(f"engine: {engine} (auto: fastest of {timings} on the {size[0]}x{size[2]}x{size[3]} check batch; {where})")
-        if engine == "eager":
-            return model
-    else:
-        if not check[engine].get("ok"):
-            raise ExportError(f"the {engine} engine cannot run {name} here: {_failure(check[engine])} "
-                              f"(check {os.path.join(folder, CHECK_FILE)}; --engine eager runs it eagerly)")
-        log(f"engine: {engine} (max difference from eager {check[engine]['max_diff']:.2g} on the check batch; {where})")
+    where = f"cache {folder}" + (f"; built and checked in {time.perf_counter() - start:.1f} s"
+                                 if todo or time_eager else "")
+    chosen = _pick(check, engine)
+    if chosen is None:
+        raise ExportError(f"the {engine} engine cannot run {name} here: {_failure(check[engine])} "
+                          f"(check {os.path.join(folder, CHECK_FILE)}; --engine eager runs it eagerly)")
+    if chosen == "eager" and not any(check[e].get("ok") for e in _wanted(engine)):
+        failed = "; ".join(f"{e}: {_failure(check[e])}" for e in _wanted(engine))
+        logger.warning("engine: eager (auto: no compiled engine passed its check against eager: %s; %s)",
+                       failed, where)
+        return model
+    _announce(check, engine, chosen, model, where, log or logger.info)
+    if chosen == "eager":
+        return model
     if release:
         release_weights(model)
-    return CompiledModel(name, _predictor(folder, engine, threads), engine, folder)
+    return CompiledModel(name, _predictor(folder, chosen, threads), chosen, folder)
+
+
+@functools.lru_cache(maxsize=1)
+def _source_digest() -> str:
+    """SHA-256 of ppinpaint's own Python source: a changed layer default or forward changes the load key
+    even where the version number did not move (a development checkout)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    h = hashlib.sha256()
+    for folder, dirs, files in os.walk(package):
+        dirs.sort()
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(folder, name)
+            h.update(f"\n{os.path.relpath(path, package)}\n".encode())
+            with open(path, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()
+
+
+def load_key(model_config: dict, weights_file: str) -> str:
+    """SHA-256 of what a config and a weights file compile to, known before any net is built: the Paddle
+    and ppinpaint versions and source, the config's ``model`` section, and the weights file's bytes
+    (streamed: memory stays bounded whatever the file's size)."""
+    from . import __version__
+
+    h = hashlib.sha256()
+    h.update(f"paddle {paddle.__version__} ppinpaint {__version__} source {_source_digest()}\n".encode())
+    h.update(json.dumps(model_config, sort_keys=True, default=repr).encode())
+    with open(weights_file, "rb") as f:
+        h.update(b"\nweights " + hashlib.file_digest(f, "sha256").digest())
+    return h.hexdigest()
+
+
+def _index_file(key: str, cache_dir: Optional[str]) -> str:
+    return os.path.join(cache_root(cache_dir), INDEX, f"{key}.json")
+
+
+def remember(key: str, compiled: CompiledModel, cache_dir: Optional[str] = None) -> None:
+    """Record that ``key`` (:func:`load_key`) compiles to ``compiled``'s folder (written atomically)."""
+    write_json(_index_file(key, cache_dir), {"folder": os.path.basename(compiled.folder)})
+
+
+def load_cached(key: str, engine: str, cache_dir: Optional[str] = None, threads: Optional[int] = None,
+                log: Optional[Callable[[str], None]] = None) -> Optional[CompiledModel]:
+    """The compiled model ``key`` was recorded for, without building the eager one; None when that needs
+    the eager model after all: no entry, its folder gone, an engine not checked there yet, or a check
+    that makes ``engine`` run eagerly or fail (``compile_model`` then says why)."""
+    if engine not in ENGINES or engine == "eager" or not os.path.isfile(_index_file(key, cache_dir)):
+        return None
+    try:
+        name = read_json(_index_file(key, cache_dir), "compiled-graph index entry").get("folder")
+    except WeightsFileError:
+        return None  # a damaged entry: the full path rebuilds it
+    if not isinstance(name, str) or not _FOLDER_NAME.fullmatch(name):
+        return None
+    folder = os.path.join(cache_root(cache_dir), name)
+    check = _read_check(folder)
+    checked = _wanted(engine) + (("eager",) if engine == "auto" else ())
+    if not os.path.isfile(os.path.join(folder, "deploy.yml")) or any(e not in check for e in checked):
+        return None
+    chosen = _pick(check, engine)
+    if chosen in (None, "eager"):
+        return None
+    compiled = CompiledModel(name.rsplit("-", 1)[0], _predictor(folder, chosen, threads), chosen, folder)
+    _announce(check, engine, chosen, compiled, f"cache {folder}", log or logger.info)
+    return compiled
 
 
 if __name__ == "__main__":  # the check process of _self_checks: folder threads arrays.npz engine...
+    with np.load(sys.argv[3], allow_pickle=False) as _data:
+        _arrays = (_data["image"], _data["mask"], _data["expected"])
     for _engine in sys.argv[4:]:
         # One line per engine, flushed at once: what was printed survives a crash on the next engine.
-        print(_RESULT + json.dumps({_engine: _check_here(sys.argv[1], _engine, int(sys.argv[2]), sys.argv[3])}),
+        print(_RESULT + json.dumps({_engine: _check_here(sys.argv[1], _engine, int(sys.argv[2]), *_arrays)}),
               flush=True)

@@ -52,16 +52,18 @@ def engine_arg(parser: argparse.ArgumentParser) -> None:
                              "predict.engine, default auto)")
 
 
-def compiled_from_args(args: argparse.Namespace, model, section: Dict[str, object]):
-    """``model`` run by ``--engine`` (else ``predict.engine``); prints which engine runs it and why."""
-    from ..compiled import compile_model
+def model_from_args(args: argparse.Namespace, cfg) -> object:
+    """The config's model with ``--weights``, run by ``--engine`` (else ``predict.engine``); prints which
+    engine runs it and why. A warm cache loads the engine without building the eager model."""
+    from ..api import load_model
 
+    section = cfg.section("predict")
     engine = args.engine or str(section["engine"])
-    # The command owns the eager model: its weights are freed before the engine loads its copy.
-    run = compile_model(model, engine, section["cache_dir"], getattr(args, "threads", None), log=print, release=True)
+    model = load_model(cfg, args.weights, engine=engine, cache_dir=section["cache_dir"],
+                       threads=getattr(args, "threads", None), log=print)
     if engine == "eager":
         print("engine: eager (asked for)")
-    return run
+    return model
 
 
 def apply_threads(threads: Optional[int]) -> None:

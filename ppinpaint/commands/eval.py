@@ -3,12 +3,12 @@ import argparse
 import os
 from typing import List, Optional
 
-from .common import (compiled_from_args, config_parser, engine_arg, protocol_args, protocol_section,
-                     resolve_inputs, run_command, threads_arg, weights_arg)
+from .common import (config_parser, engine_arg, protocol_args, protocol_section,
+                     model_from_args, resolve_inputs, run_command, threads_arg, weights_arg)
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from ..api import as_config, load_model
+    from ..api import as_config
     from ..builder import build_dataset
     from ..engine.evaluator import evaluate, log_scalars, metrics_from_config
     from ..metrics.report import format_table, write_report
@@ -27,7 +27,7 @@ def _eval(args: argparse.Namespace) -> int:
     metrics = metrics_from_config(ec, "", cfg.origin) if ec["metrics"] else None
     if not config_from_run:
         resolve_inputs(args)
-    model = compiled_from_args(args, load_model(cfg, args.weights), cfg.section("predict"))
+    model = model_from_args(args, cfg)
     metrics = metrics or metrics_from_config(ec, model.task, cfg.origin)
     out = args.output or os.path.join("output", "eval_" + os.path.splitext(os.path.basename(args.config))[0])
     grids: list = []

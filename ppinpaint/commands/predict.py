@@ -2,17 +2,19 @@
 import argparse
 from typing import List, Optional
 
-from .common import (compiled_from_args, config_parser, engine_arg, io_args, load_from_args, run_command,
+from .common import (config_parser, engine_arg, io_args, model_from_args, resolve_inputs, run_command,
                      strategy_options, threads_arg, weights_arg)
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from ..api import as_config
     from ..data.io import set_max_image_pixels
     from ..predict import predict_paths
 
-    cfg, model = load_from_args(args)
+    resolve_inputs(args)
+    cfg = as_config(args.config, args.opts)
     section = cfg.section("predict")
-    model = compiled_from_args(args, model, section)
+    model = model_from_args(args, cfg)
     soft = args.soft_mask or bool(section["soft_mask"])
     set_max_image_pixels(section["max_image_pixels"])
     report = predict_paths(model, args.image, args.mask, args.output, concat=args.concat, soft_mask=soft,

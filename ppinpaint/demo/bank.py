@@ -90,17 +90,16 @@ def read_model_list(path: str) -> List[ModelSpec]:
 def _load(spec: ModelSpec, engine: Optional[str], threads: Optional[int]):
     """The spec's model, run by ``engine`` (else its config's ``predict.engine``) through ppinpaint.compiled."""
     from ..api import as_config, load_model
-    from ..compiled import compile_model
     from ..engine.checkpoint import resolve_weights
 
     try:
         cfg = as_config(spec.config)
         section = cfg.section("predict")
-        # A run folder or its checkpoints/ means its best checkpoint, else its latest (as every command).
-        model = load_model(cfg, resolve_weights(spec.weights)[0] if spec.weights else None)
         # Random weights differ at every start: compiling them would only fill the cache with one-off graphs.
         chosen = (engine or str(section["engine"])) if spec.weights else "eager"
-        return compile_model(model, chosen, section["cache_dir"], threads, release=True)
+        # A run folder or its checkpoints/ means its best checkpoint, else its latest (as every command).
+        return load_model(cfg, resolve_weights(spec.weights)[0] if spec.weights else None, engine=chosen,
+                          cache_dir=section["cache_dir"], threads=threads)
     except (ValueError, OSError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         raise type(e)(f"model '{spec.label}': {msg}") from None
