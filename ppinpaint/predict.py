@@ -133,7 +133,9 @@ def predict_paths(model: Predictor, image: str, mask: str, output: str, concat: 
                for suffix in ((".png", "_concat.png") if concat else (".png",))]
     _check_targets(pairs, targets)
     report = PredictReport(output)
-    for img_path, mask_path in tqdm(pairs, desc="predict"):
+    # A compiled model names its engine in the bar too (eager models and exported predictors have none).
+    engine = getattr(model, "engine", None)
+    for img_path, mask_path in tqdm(pairs, desc=f"predict ({engine})" if engine else "predict"):
         try:
             result = predict_array(model, img_path, mask_path, soft_mask=soft_mask, **strategy)
         except (InputError, ValueError) as e:

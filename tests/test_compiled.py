@@ -165,6 +165,7 @@ def test_predict_command_runs_the_chosen_engine(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "engine: paddle" in proc.stdout and len(_folders(tmp_path / "cache")) == 1
+    assert "predict (paddle): 100%" in proc.stderr  # the progress bar names the engine too
     eager = predict_array(model, photo, (m > 0).astype(np.float32))
     assert np.abs(read_image(str(tmp_path / "out" / "x.png")).astype(int) - eager.astype(int)).max() <= 1
 
@@ -350,7 +351,9 @@ def test_eval_runs_batches_through_the_compiled_engine(tmp_path, capsys):
         args = ["eval", "-c", os.path.join(ROOT, config), "-o", *opts, f"predict.cache_dir={tmp_path / 'cache'}",
                 "--weights", weights, "--engine", engine, "--output", str(tmp_path / engine)]
         assert main(args) == 0
-        assert f"engine: {engine} (" in capsys.readouterr().out
+        out = capsys.readouterr()
+        assert f"engine: {engine} (" in out.out
+        assert ("eval (paddle): 100%" if engine == "paddle" else "eval: 100%") in out.err
         results[engine] = json.loads((tmp_path / engine / "metrics.json").read_text())
     assert results["paddle"]["num_samples"] == 5  # batches of 2, 2 and 1
     assert abs(results["paddle"]["psnr"] - results["eager"]["psnr"]) < 1e-3

@@ -91,7 +91,9 @@ def evaluate(model, dataset, metrics: list, batch_size: int = 1, num_workers: in
     n = len(dataset) if max_samples is None else min(len(dataset), int(max_samples))
     loader = DataLoader(dataset, batch_sampler=EvalBatchSampler(n, batch_size), num_workers=num_workers)
     names: set = set()
-    for batch in tqdm(loader, total=(n + batch_size - 1) // batch_size, desc="eval", disable=not progress):
+    engine = getattr(model, "engine", None)  # a compiled model's engine, named in the bar
+    for batch in tqdm(loader, total=(n + batch_size - 1) // batch_size, desc=f"eval ({engine})" if engine else "eval",
+                      disable=not progress):
         image, mask, target = batch["image"], batch["mask"], batch["target"]
         output = model.infer(image, mask)
         out_np = output.numpy()
