@@ -25,7 +25,6 @@ from ...utils.pixels import paste_back
 from ..layers.contextual_attention import ContextualAttention
 from ..init import DEEPFILL_CONVENTIONS, init_net
 from ..layers.padded_conv import PaddedConv2D
-from ..layers.portable import upsample2x_nearest
 
 CHANNEL_ORDERS = ("rgb", "bgr")
 
@@ -61,9 +60,8 @@ class CoarseGenerator(nn.Layer):
         """Masked image [N,3,H,W] in [-1,1] + mask [N,1,H,W] -> clipped coarse output."""
         x = paddle.concat([x, paddle.ones_like(mask), mask], axis=1)
         for name in self.order:
-            if name in ("conv13", "conv15"):
-                x = upsample2x_nearest(x)
-            x = getattr(self, name)(x)
+            layer = getattr(self, name)
+            x = layer.upsampled(x) if name in ("conv13", "conv15") else layer(x)
         return paddle.clip(x, -1.0, 1.0)
 
 
@@ -94,9 +92,8 @@ class FineGenerator(nn.Layer):
 
     def _run(self, x: paddle.Tensor, names) -> paddle.Tensor:
         for name in names:
-            if name in ("allconv13", "allconv15"):
-                x = upsample2x_nearest(x)
-            x = getattr(self, name)(x)
+            layer = getattr(self, name)
+            x = layer.upsampled(x) if name in ("allconv13", "allconv15") else layer(x)
         return x
 
     def forward(self, xin: paddle.Tensor, x_stage1: paddle.Tensor, mask: paddle.Tensor,
