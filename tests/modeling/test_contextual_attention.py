@@ -166,3 +166,24 @@ def test_symmetric_padding_is_tf_symmetric():
     y = conv(paddle.to_tensor(x)).numpy()
     padded = np.pad(x, [(0, 0), (0, 0), (2, 2), (2, 2)], mode="symmetric")
     np.testing.assert_array_equal(y, padded[:, :, :6, :6])
+
+
+def test_traced_form_has_no_pad_and_equals_eager():
+    """The traced attention holds no ``pad`` op: paddle2onnx 2.1.0 writes its fill value from uninitialised
+    memory (some exports' borders got 3e-45 or -1.6e32 instead of 0)."""
+    class Net(paddle.nn.Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attention = ContextualAttention()
+
+        def forward(self, x: paddle.Tensor, m: paddle.Tensor) -> paddle.Tensor:
+            return self.attention(x, x, m)[0]
+
+    net = Net()
+    f, mask = _inputs(n=2, c=4, size=16)
+    spec = [paddle.static.InputSpec([None, 4, None, None], "float32"),
+            paddle.static.InputSpec([None, 1, None, None], "float32")]
+    static = paddle.jit.to_static(net, input_spec=spec, full_graph=True)
+    np.testing.assert_allclose(static(f, mask).numpy(), net.attention._forward_whole(f, f, mask).numpy(), atol=1e-6)
+    ops = {op.name() for op in static.forward.concrete_program.main_program.global_block().ops}
+    assert "pd_op.conv2d" in ops and not {"pd_op.pad", "pd_op.pad3d"} & ops, sorted(ops)

@@ -267,8 +267,9 @@ class ContextualAttention(nn.Layer):
         return max(1, min(gh, int(self.chunk_mib * 2 ** 20 // per_row)))
 
     def _fits_whole(self, n: int, grid: Tuple[int, int]) -> bool:
-        """Whether :meth:`_forward_whole`'s score temporaries fit ``chunk_mib`` (its fuse convolutions'
-        im2col holds ``fuse_k``^2 copies of the [P, L] scores, beside the scores, softmax and gradients)."""
+        """Whether :meth:`_forward_whole`'s score temporaries fit ``chunk_mib`` (its fuse holds padded copies
+        and ``fuse_k`` shifted slices of the [P, L] scores, counted as ``fuse_k``^2, beside the scores, softmax
+        and gradients)."""
         p = grid[0] * grid[1]
         return n * p * p * 4 * (self.fuse_k ** 2 + 6) <= self.chunk_mib * 2 ** 20
 
@@ -303,8 +304,17 @@ class ContextualAttention(nn.Layer):
 
     def _fuse_diag(self, s: paddle.Tensor) -> paddle.Tensor:
         """[N, P, L] convolved with the fuse_k identity kernel along its diagonal (zero padded)."""
-        eye = paddle.to_tensor(np.eye(self.fuse_k, dtype=np.float32).reshape(1, 1, self.fuse_k, self.fuse_k))
-        return F.conv2d(s.unsqueeze(1), eye, padding=self.fuse_k // 2).squeeze(1)
+        # Shifted slices of the zero-padded scores, not a convolution with the identity kernel: that one has a
+        # single channel, which OpenVINO runs far below speed, with reorders of the whole matrix. Padded by
+        # concatenation (zero_pad): paddle2onnx writes F.pad's value from uninitialised memory.
+        half = self.fuse_k // 2
+        padded = zero_pad(s.unsqueeze(1), half, half).squeeze(1)
+        p, l = _dim(s, 1), _dim(s, 2)
+        out = None
+        for d in range(self.fuse_k):
+            term = padded[:, d:d + p, d:d + l]
+            out = term if out is None else out + term
+        return out
 
     # ---- forward ---------------------------------------------------------------------
     def forward(self, f: paddle.Tensor, b: Optional[paddle.Tensor] = None, mask: Optional[paddle.Tensor] = None,
