@@ -11,6 +11,7 @@ import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
 import paddle
 import yaml
 from paddle import nn
@@ -189,70 +190,92 @@ def export_onnx(model_dir: str, opset: int = ONNX_OPSET) -> str:
 
 
 def _repair_onnx(path: str, program: str) -> None:
-    """Mend what paddle2onnx 2.1.0 gets wrong in ``path``: Loop/If body input names, leaky ReLU slopes."""
+    """Mend what paddle2onnx 2.1.0 gets wrong in ``path``: Loop/If body input names, misread float attributes."""
     import onnx
 
     model = onnx.load(path)
     renamed = _rename_body_inputs(model.graph)
-    slopes = _restore_leaky_relu_slopes(model.graph, program)
-    if not (renamed or slopes):
+    restored = _restore_misread_floats(model.graph, program)
+    if not (renamed or restored):
         return
     onnx.checker.check_model(model)
     onnx.save(model, path)
 
 
-def _leaky_relu_slopes(node: object, found: Dict[str, List[float]]) -> Dict[str, List[float]]:
-    """``{op name: [negative_slope, ...]}`` of the leaky_relu ops of a PIR json program, in program order."""
+# Float attributes (float64 in Paddle 3's PIR program) that paddle2onnx 2.1.0 misreads, writing whatever
+# memory held instead (measured: slopes 0.2 / 0.01 / 0.05 became ~1e-11 or 2e-43; a pad value 0 became 1e-43
+# in one export and 4e11 in the next). So a net calling F.leaky_relu / nn.LeakyReLU ran as a ReLU, and a
+# constant F.pad padded with noise, in onnxruntime and OpenVINO, differently at each export.
+_MISREAD_FLOATS = {"leaky_relu": "negative_slope", "leaky_relu_": "negative_slope", "pad3d": "pad_value"}
+
+
+def _program_floats(node: object, found: Dict[str, List[float]]) -> Dict[str, List[float]]:
+    """``{op: [value, ...]}`` of the ``_MISREAD_FLOATS`` of a PIR json program's ops, in program order."""
     if isinstance(node, dict):
-        name = str(node.get("#", ""))
-        if name in ("1.leaky_relu", "1.leaky_relu_"):
-            slope = [a["AT"]["D"] for a in node.get("A", []) if a.get("N") == "negative_slope"]
-            found.setdefault(name[2:], []).append(float(slope[0]) if slope else float("nan"))
+        op = str(node.get("#", ""))[2:] if str(node.get("#", "")).startswith("1.") else ""
+        if op in _MISREAD_FLOATS:
+            value = [a["AT"]["D"] for a in node.get("A", []) if a.get("N") == _MISREAD_FLOATS[op]]
+            found.setdefault(op, []).append(float(value[0]) if value else float("nan"))
         for value in node.values():
-            _leaky_relu_slopes(value, found)
+            _program_floats(value, found)
     elif isinstance(node, list):
         for value in node:
-            _leaky_relu_slopes(value, found)
+            _program_floats(value, found)
     return found
 
 
-def _restore_leaky_relu_slopes(graph, program: str) -> bool:
-    """Set every LeakyRelu's ``alpha`` to its Paddle op's ``negative_slope``; True when there were any.
-
-    paddle2onnx 2.1.0 reads that attribute (a float64 in Paddle 3's PIR program) as something else and
-    writes garbage (measured: ~1e-11 or ~2e-43 for slopes 0.2, 0.01, 0.05), so any net calling
-    ``F.leaky_relu`` / ``nn.LeakyReLU`` ran as a plain ReLU in onnxruntime and OpenVINO. Its nodes are
-    named ``p2o.pd_op.<op>.<n>.0`` after the n-th such op of the program, which is how they are matched.
-    """
+def _restore_misread_floats(graph, program: str) -> bool:
+    """Write each ``_MISREAD_FLOATS`` value of the program into its ONNX node (LeakyRelu ``alpha``, a constant
+    Pad's value); True when there were any. paddle2onnx names a node ``p2o.pd_op.<op>.<n>.0`` after the n-th
+    such op of the program, which is how they are matched."""
     import onnx
 
-    nodes = [n for n in _all_nodes(graph) if n.op_type == "LeakyRelu"]
-    if not nodes or not program.endswith(".json"):
+    targets = []
+    for owner, node in _graph_nodes(graph):
+        match = re.fullmatch(r"p2o\.pd_op\.(\w+?)\.(\d+)\.0", node.output[0]) if node.output else None
+        if match and match.group(1) in _MISREAD_FLOATS and node.op_type in ("LeakyRelu", "Pad"):
+            targets.append((owner, node, match.group(1), int(match.group(2))))
+    if not targets or not program.endswith(".json"):
         return False
     with open(program, encoding="utf-8") as f:
-        slopes = _leaky_relu_slopes(json.load(f), {})
-    for node in nodes:
-        match = re.fullmatch(r"p2o\.pd_op\.(leaky_relu_?)\.(\d+)\.0", node.output[0])
-        if not match or int(match.group(2)) >= len(slopes.get(match.group(1), [])):
-            raise ExportError(f"paddle2onnx wrote a LeakyRelu ({node.output[0]}) that matches no leaky_relu of "
-                              f"{program}: its slope cannot be restored (paddle2onnx 2.1.0 writes it wrong)")
-        alpha = slopes[match.group(1)][int(match.group(2))]
-        for old in [a for a in node.attribute if a.name == "alpha"]:
-            node.attribute.remove(old)
-        node.attribute.append(onnx.helper.make_attribute("alpha", alpha))
+        values = _program_floats(json.load(f), {})
+    for owner, node, op, n in targets:
+        if n >= len(values.get(op, [])):
+            raise ExportError(f"paddle2onnx wrote a {node.op_type} ({node.output[0]}) that matches no {op} of "
+                              f"{program}: its {_MISREAD_FLOATS[op]} cannot be restored (paddle2onnx 2.1.0 "
+                              f"writes it wrong)")
+        value = values[op][n]
+        if node.op_type == "LeakyRelu":
+            for old in [a for a in node.attribute if a.name == "alpha"]:
+                node.attribute.remove(old)
+            node.attribute.append(onnx.helper.make_attribute("alpha", value))
+            continue
+        mode = next((a.s.decode() for a in node.attribute if a.name == "mode"), "constant")
+        if mode != "constant":
+            continue
+        # A Constant of its own, placed before the Pad (the misread one may feed other nodes), in its dtype.
+        misread = [c.attribute[0].t for c in owner.node if c.op_type == "Constant" and len(node.input) > 2
+                   and list(c.output) == [node.input[2]] and c.attribute and c.attribute[0].name == "value"]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(misread[0].data_type) if misread else np.float32
+        name = node.output[0] + ".pad_value"
+        owner.node.insert(list(owner.node).index(node), onnx.helper.make_node(
+            "Constant", [], [name], value=onnx.numpy_helper.from_array(np.array(value, dtype))))
+        while len(node.input) < 3:
+            node.input.append("")
+        node.input[2] = name
     return True
 
 
-def _all_nodes(graph) -> List[object]:
-    """The nodes of ``graph`` and of every body graph inside it (Loop, If), depth first."""
+def _graph_nodes(graph) -> List[tuple]:
+    """(the graph holding it, node) for every node of ``graph`` and of every body graph inside it, depth first."""
     import onnx
 
     nodes = []
-    for node in graph.node:
-        nodes.append(node)
+    for node in list(graph.node):
+        nodes.append((graph, node))
         for attr in node.attribute:
             if attr.type == onnx.AttributeProto.GRAPH:
-                nodes += _all_nodes(attr.g)
+                nodes += _graph_nodes(attr.g)
     return nodes
 
 

@@ -285,3 +285,30 @@ def test_legacy_pdmodel_loads(tmp_path):
     ref = np.load(tmp_path / "ref.npz")
     predictor = PaddlePredictor(str(tmp_path), device="cpu")
     np.testing.assert_allclose(predictor.infer(ref["image"], ref["mask"]), ref["out"], atol=1e-5, rtol=0)
+
+
+class _PadNet(paddle.nn.Layer):
+    """Constant padding as the traced DeepFill attention does it (4-D ``F.pad``: Paddle's pad3d), two values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = paddle.nn.Linear(5, 5)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        y = self.fc(x).reshape([-1, 1, 1, 5])
+        return (paddle.nn.functional.pad(y, [1, 2, 0, 1], value=0.0)
+                + paddle.nn.functional.pad(y, [2, 1, 1, 0], value=0.5))
+
+
+def test_onnx_keeps_every_constant_pad_value(tmp_path):
+    """paddle2onnx 2.1.0 writes memory noise as pad3d's value (seen: 1e-43, then 4e11 in the next export of
+    the same graph); the export writes the program's values back."""
+    pytest.importorskip("paddle2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    net = _PadNet()
+    net.eval()
+    paddle.jit.save(net, str(tmp_path / "model"), input_spec=[paddle.static.InputSpec([None, 5], "float32", "x")])
+    path = export_onnx(str(tmp_path))
+    x = np.linspace(-3, 3, 20, dtype=np.float32).reshape(4, 5)
+    (out,) = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    np.testing.assert_allclose(out, net(paddle.to_tensor(x)).numpy(), atol=1e-5, rtol=1e-6)
