@@ -7,8 +7,8 @@ lives in ``<cache>/<Model>-<digest>/``, the digest covering the nets' structure 
 options and the Paddle and ppinpaint versions; exports have dynamic N, H and W, so one folder serves
 every input size. Each engine is built and checked against eager on a fixed batch in a child process
 when first used (``check.yml`` in the folder); an engine that differs by more than ``TOLERANCE``, fails or
-crashes is refused, and ``auto`` picks the fastest of eager and the engines that passed, once, for every
-later session too.
+crashes is refused, and ``auto`` picks the fastest of eager and the engines that passed, timed on one
+image of the models' official size (``timing_batch``), once, for every later session too.
 ``openvino`` runs the same ``model.onnx`` as ``onnx``, by OpenVINO.
 
 Finding that folder needs the eager model (the digest hashes its nets), so ``load_model`` keeps an index
@@ -96,13 +96,39 @@ def graph_digest(model) -> str:
     return h.hexdigest()
 
 
-def _check_size(model) -> int:
-    """The side of the check images: the model's smallest valid size >= 64."""
+# auto times every engine on one image of this side (rounded up to a valid size), the official training
+# size of every model here: on the small check batch the fixed costs per call rank the engines, not their
+# convolutions (DeepFill v1 at official width: Paddle Inference 52 vs OpenVINO 104 ms at 2x64^2, 379 vs 366
+# ms at 256^2; docs/speed.md).
+TIMING_SIDE = 256
+
+
+def _valid_size(model, at_least: int) -> int:
+    """The model's smallest valid image side >= ``at_least``."""
     multiple, minimum = int(model.size_multiple), int(getattr(model, "min_size", 0))
     size = max(minimum, multiple)
-    while size < 64:
+    while size < at_least:
         size += multiple
     return size
+
+
+def _check_size(model) -> int:
+    """The side of the check images: the model's smallest valid size >= 64."""
+    return _valid_size(model, 64)
+
+
+def timing_batch(model) -> Tuple[np.ndarray, np.ndarray]:
+    """One image at the model's smallest valid size >= ``TIMING_SIDE`` with a centred square hole: what
+    ``auto`` times the engines on."""
+    size = _valid_size(model, TIMING_SIDE)
+    image = np.random.default_rng(1).random((1, 3, size, size)).astype(np.float32)
+    mask = np.zeros((1, 1, size, size), np.float32)
+    mask[:, :, size // 4:3 * size // 4, size // 4:3 * size // 4] = 1.0
+    return image, mask
+
+
+def _shape(array: np.ndarray) -> str:
+    return "x".join(map(str, array.shape[:1] + array.shape[2:]))
 
 
 def check_batch(model) -> Tuple[np.ndarray, np.ndarray]:
@@ -117,16 +143,16 @@ def check_batch(model) -> Tuple[np.ndarray, np.ndarray]:
     return image, mask
 
 
-def _time(fn: Callable[[], np.ndarray], repeat: int = 3) -> Tuple[float, np.ndarray]:
-    """(best of ``repeat`` timed calls, the output of the first call); the first call also warms up
-    (oneDNN builds its kernels at the first run), so it is both the reference output and untimed."""
-    first = fn()
+def _time(fn: Callable[[], object], repeat: int = 3) -> float:
+    """Best of ``repeat`` timed calls after one untimed call (oneDNN and OpenVINO prepare their kernels for
+    a shape at its first run)."""
+    fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return float(min(times)), first
+    return float(min(times))
 
 
 class CompiledModel:
@@ -173,17 +199,18 @@ def _predictor(folder: str, engine: str, threads: Optional[int]):
 
 
 def _check_here(folder: str, engine: str, threads: int, image: np.ndarray, mask: np.ndarray,
-                expected: np.ndarray) -> Dict[str, object]:
-    """Build ``engine`` on the export and compare it with the eager output ``expected`` (the child's side)."""
+                expected: np.ndarray, timing_image: np.ndarray, timing_mask: np.ndarray) -> Dict[str, object]:
+    """Build ``engine`` on the export, compare it with the eager output ``expected`` and time it on the
+    timing batch (the child's side)."""
     try:
         if engine in _ONNX_ENGINES and not os.path.isfile(os.path.join(folder, ONNX_FILE)):
             export_onnx(folder)
         predictor = _predictor(folder, engine, threads)
-        seconds, out = _time(lambda: predictor.infer(image, mask))
-        diff = float(np.abs(out - expected).max())
+        diff = float(np.abs(predictor.infer(image, mask) - expected).max())
+        seconds = _time(lambda: predictor.infer(timing_image, timing_mask)) if diff <= TOLERANCE else None
     except (ImportError, ValueError, OSError, RuntimeError) as e:
         return {"ok": False, "error": str(e).splitlines()[0][:300] if str(e) else type(e).__name__}
-    return {"ok": diff <= TOLERANCE, "max_diff": diff, "seconds": seconds}
+    return {"ok": diff <= TOLERANCE, "max_diff": diff, "seconds": seconds, "timed_on": _shape(timing_image)}
 
 
 def _text(output) -> str:
@@ -204,26 +231,27 @@ def _child_failure(proc: subprocess.CompletedProcess) -> str:
 
 def _self_checks(model, folder: str, engines: Sequence[str], threads: Optional[int],
                  time_eager: bool) -> Dict[str, dict]:
-    """Build each engine on the export in a child process, compare it with eager on ``check_batch``, time it
-    (and eager too when ``time_eager``: its timed runs give the expected output, so eager runs once).
+    """Build each engine on the export in a child process, compare it with eager on ``check_batch`` and time
+    it on ``timing_batch`` (eager too when ``time_eager``).
 
     A child process, because Paddle Inference can die in native code while it builds or runs a graph
     (Paddle 3.3.1: a segmentation fault in a oneDNN fuse pass, heap corruption in its pad kernel): that
     must cost one engine, never the user's process. The engines that follow a crashed one get a new child.
     """
     image, mask = check_batch(model)
-    run = lambda: model.infer(paddle.to_tensor(image), paddle.to_tensor(mask)).numpy()  # noqa: E731
+    timing_image, timing_mask = timing_batch(model)
+    expected = model.infer(paddle.to_tensor(image), paddle.to_tensor(mask)).numpy()
     results: Dict[str, dict] = {}
     if time_eager:
-        seconds, expected = _time(run)
-        results["eager"] = {"ok": True, "max_diff": 0.0, "seconds": seconds}
-    else:
-        expected = run()
+        # One timed call: eager is the slow candidate, seconds a call at official widths.
+        seconds = _time(lambda: model.infer(paddle.to_tensor(timing_image), paddle.to_tensor(timing_mask)), 1)
+        results["eager"] = {"ok": True, "max_diff": 0.0, "seconds": seconds, "timed_on": _shape(timing_image)}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="ppinpaint-check-") as tmp:
         arrays = os.path.join(tmp, "check.npz")
-        np.savez(arrays, image=image, mask=mask, expected=expected)
+        np.savez(arrays, image=image, mask=mask, expected=expected, timing_image=timing_image,
+                 timing_mask=timing_mask)
         while any(e not in results for e in engines):
             todo = [e for e in engines if e not in results]
             try:
@@ -270,6 +298,13 @@ def _wanted(engine: str) -> Tuple[str, ...]:
     return ("paddle",) + _ONNX_ENGINES if engine == "auto" else (engine,)
 
 
+def _missing(check: Dict[str, dict], engines: Sequence[str]) -> list:
+    """The engines among ``engines`` that ``check`` has no current result for; a pass recorded before
+    engines were timed on ``timing_batch`` (no ``timed_on``) is checked again, so ``auto`` never compares
+    times taken at different sizes."""
+    return [e for e in engines if e not in check or (check[e].get("ok") and "timed_on" not in check[e])]
+
+
 def _passed(check: Dict[str, dict]) -> Dict[str, float]:
     """Seconds per call of eager and of each engine ``auto`` considers that passed its check."""
     return {e: float(r["seconds"]) for e, r in check.items() if r.get("ok") and e in ("eager",) + _wanted("auto")}
@@ -284,15 +319,14 @@ def _pick(check: Dict[str, dict], engine: str) -> Optional[str]:
     return min(passed, key=passed.get)
 
 
-def _announce(check: Dict[str, dict], engine: str, chosen: str, model, where: str, log: Callable[[str], None]) -> None:
+def _announce(check: Dict[str, dict], engine: str, chosen: str, where: str, log: Callable[[str], None]) -> None:
     """The one log line saying which compiled engine runs ``model`` and why."""
     if engine != "auto":
         log(f"engine: {engine} (max difference from eager {check[engine]['max_diff']:.2g} on the check batch; {where})")
         return
     passed = _passed(check)
     timings = ", ".join(f"{e} {passed[e] * 1000:.0f} ms" for e in sorted(passed, key=passed.get))
-    size = _check_size(model)
-    log(f"engine: {chosen} (auto: fastest of {timings} on the 2x{size}x{size} check batch; {where})")
+    log(f"engine: {chosen} (auto: fastest of {timings} on a {check[chosen]['timed_on']} image; {where})")
 
 
 def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, threads: Optional[int] = None,
@@ -324,8 +358,8 @@ def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, 
                 return model
             raise ExportError(f"{name} cannot be compiled: {reason}") from e
     check = _read_check(folder)
-    todo = [e for e in _wanted(engine) if e not in check]
-    time_eager = engine == "auto" and "eager" not in check
+    todo = _missing(check, _wanted(engine))
+    time_eager = engine == "auto" and bool(_missing(check, ("eager",)))
     if todo or time_eager:
         check.update(_self_checks(model, folder, todo, threads, time_eager))
         _write_check(folder, check)
@@ -340,7 +374,7 @@ def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, 
         logger.warning("engine: eager (auto: no compiled engine passed its check against eager: %s; %s)",
                        failed, where)
         return model
-    _announce(check, engine, chosen, model, where, log or logger.info)
+    _announce(check, engine, chosen, where, log or logger.info)
     if chosen == "eager":
         return model
     if release:
@@ -403,19 +437,19 @@ def load_cached(key: str, engine: str, cache_dir: Optional[str] = None, threads:
     folder = os.path.join(cache_root(cache_dir), name)
     check = _read_check(folder)
     checked = _wanted(engine) + (("eager",) if engine == "auto" else ())
-    if not os.path.isfile(os.path.join(folder, "deploy.yml")) or any(e not in check for e in checked):
+    if not os.path.isfile(os.path.join(folder, "deploy.yml")) or _missing(check, checked):
         return None
     chosen = _pick(check, engine)
     if chosen in (None, "eager"):
         return None
     compiled = CompiledModel(name.rsplit("-", 1)[0], _predictor(folder, chosen, threads), chosen, folder)
-    _announce(check, engine, chosen, compiled, f"cache {folder}", log or logger.info)
+    _announce(check, engine, chosen, f"cache {folder}", log or logger.info)
     return compiled
 
 
 if __name__ == "__main__":  # the check process of _self_checks: folder threads arrays.npz engine...
     with np.load(sys.argv[3], allow_pickle=False) as _data:
-        _arrays = (_data["image"], _data["mask"], _data["expected"])
+        _arrays = tuple(_data[k] for k in ("image", "mask", "expected", "timing_image", "timing_mask"))
     for _engine in sys.argv[4:]:
         # One line per engine, flushed at once: what was printed survives a crash on the next engine.
         print(_RESULT + json.dumps({_engine: _check_here(sys.argv[1], _engine, int(sys.argv[2]), *_arrays)}),
