@@ -6,6 +6,7 @@ or ``benchmarks/RESULTS_quick.md`` (``--quick``). Modes:
 
 - ``eager``, ``paddle_inference``, ``onnx``, ``openvino``: ``model.infer`` latency, eagerly or through
   ``ppinpaint.compiled`` (build = export + predictor + the self-check against eager);
+- ``auto``: the default engine a user gets (``compile_model(model, "auto")``); the row names its choice;
 - ``gen_step``: the eager generator train step as the official one is timed (forward, L1 to a target,
   backward, Adam step), on the trainer's MKL code path;
 - ``gan_step``: one full GAN iteration as ppinpaint's trainer runs it (``model.train_step``: the critic
@@ -40,7 +41,8 @@ MODELS = {
     "deepfill_v1": (("configs/deepfill_v1/places2_256.yml", []), ("configs/deepfill_v1/quickstart.yml", []),
                     [64, 128]),
 }
-ENGINES = {"paddle_inference": "paddle", "onnx": "onnx", "openvino": "openvino"}
+# mode -> compile_model engine; "auto" is what users get by default (the row names the engine it chose)
+ENGINES = {"paddle_inference": "paddle", "onnx": "onnx", "openvino": "openvino", "auto": "auto"}
 TRAIN_MODES = ("gen_step", "gan_step")
 MODES = ("eager",) + tuple(ENGINES) + TRAIN_MODES
 DEFAULT_MODES = MODES
@@ -191,13 +193,18 @@ def run_one(name: str, mode: str, quick: bool, sizes: List[int], batches: List[i
             # Export + predictor + the self-check against eager, as a user's first call pays it.
             start = time.perf_counter()
             predictor = compile_model(model, ENGINES[mode], cache_dir=cache)
-            build = {"build_s": round(time.perf_counter() - start, 1)}
+            build = {"build_s": round(time.perf_counter() - start, 1), "engine": getattr(predictor, "engine", "eager")}
         for size in sizes:
             for batch in batches:
                 image, mask = _inputs(batch, size)
                 timing = time_call(lambda: predictor.infer(image, mask).numpy(), warmup=1, repeat=repeat)
                 emit({**common, **build, "size": size, "batch": batch, **timing,
                       "images_per_s": 1000.0 * batch / timing["median_ms"], "peak_rss_mb": round(peak_rss_mb(), 1)})
+
+
+def _mode(r: Dict[str, object]) -> str:
+    """A record's mode, with the engine ``auto`` chose."""
+    return f"{r['mode']} ({r['engine']})" if r["mode"] == "auto" and r.get("engine") else str(r["mode"])
 
 
 def _kind(mode: str) -> str:
@@ -236,7 +243,7 @@ def summary(records: List[Dict[str, object]]) -> List[str]:
                 continue
             best = min(compiled, key=lambda r: r["median_ms"])
             eager_ms = f"{eager[0]['median_ms']:.0f}" if eager else "—"
-            lines.append(f"| {name} | {size}² | {eager_ms} | {best['mode']} | {best['median_ms']:.0f} | "
+            lines.append(f"| {name} | {size}² | {eager_ms} | {_mode(best)} | {best['median_ms']:.0f} | "
                          f"{_ratio(official_ms(best), best['median_ms'])} | {_ratio(issue_ms(best), best['median_ms'])} |")
     if lines:
         lines.append("")
@@ -275,7 +282,7 @@ def table(records: List[Dict[str, object]], quick: bool, command: str) -> str:
             lines.append(f"| {r['model']} | `{r['config']}` | {r['mode']} | — | — | {r['error']} | — | — | — | — | — |")
             continue
         official = None if quick else official_ms(r)
-        lines.append(f"| {r['model']} | `{r['config']}` | {r['mode']} | {r['size']}² | {r['batch']} | "
+        lines.append(f"| {r['model']} | `{r['config']}` | {_mode(r)} | {r['size']}² | {r['batch']} | "
                      f"{r['median_ms']:.1f} | {r['images_per_s']:.2f} | {r['peak_rss_mb']:.0f} | "
                      f"{r.get('build_s', '—')} | {_ratio(official, r['median_ms'])} |")
     return "\n".join(lines) + "\n"
