@@ -51,21 +51,20 @@ DEFAULT_MODES = MODES
 # threads), ms by (model, kind, size, batch); kind "forward" (eval, no grad) or "gen_step". How, in words:
 # RESULTS_METHOD below. S2AM is S2AD (rascv2), S2ASC rascv1.
 OFFICIAL_HERE_MS = {
-    ("deepfill_v1", "forward", 256, 1): 555.0, ("deepfill_v1", "forward", 512, 1): 4275.0,
-    ("deepfill_v1", "gen_step", 256, 1): 1430.0,
-    ("csa", "forward", 256, 1): 700.0, ("csa", "forward", 512, 1): 3062.0, ("csa", "gen_step", 256, 1): 2146.0,
-    ("csa", "forward", 256, 8): 4820.0,
-    ("rainnet", "forward", 256, 1): 178.0, ("rainnet", "forward", 512, 1): 723.0, ("rainnet", "gen_step", 256, 1): 669.0,
-    ("rainnet", "forward", 256, 8): 1349.0,
-    ("s2am", "forward", 256, 1): 508.0, ("s2am", "forward", 512, 1): 1885.0, ("s2am", "gen_step", 256, 1): 1561.0,
-    ("s2am", "forward", 256, 8): 3836.0,
-    ("s2asc", "forward", 256, 1): 249.0, ("s2asc", "forward", 512, 1): 813.0, ("s2asc", "gen_step", 256, 1): 884.0,
-    ("s2asc", "forward", 256, 8): 2256.0,
+    ("deepfill_v1", "forward", 256, 1): 381.2, ("deepfill_v1", "forward", 512, 1): 3696.6,
+    ("deepfill_v1", "forward", 256, 8): 4101.1, ("deepfill_v1", "gen_step", 256, 1): 1206.9,
+    ("csa", "forward", 256, 1): 695.1, ("csa", "forward", 512, 1): 2652.3, ("csa", "forward", 256, 8): 5496.1,
+    ("csa", "gen_step", 256, 1): 1690.5,
+    ("rainnet", "forward", 256, 1): 133.6, ("rainnet", "forward", 512, 1): 533.2, ("rainnet", "forward", 256, 8): 1339.3,
+    ("rainnet", "gen_step", 256, 1): 685.2,
+    ("s2am", "forward", 256, 1): 344.2, ("s2am", "forward", 512, 1): 1546.1, ("s2am", "forward", 256, 8): 3100.3,
+    ("s2am", "gen_step", 256, 1): 1131.8,
+    ("s2asc", "forward", 256, 1): 276.3, ("s2asc", "forward", 512, 1): 725.0, ("s2asc", "forward", 256, 8): 1382.4,
+    ("s2asc", "gen_step", 256, 1): 746.8,
 }
-OFFICIAL_HERE_NOTE = ("session 5, 11:34–11:40 UTC, the machine otherwise idle (load average 1.1–2.0 from the runner "
-                      "itself), each official generator alone in its own process, minimum of 4 after a warm-up; "
-                      "DeepFill's official forward at batch 8 stopped with an error in the "
-                      "timing harness (not investigated), so it has no batch-8 figure")
+OFFICIAL_HERE_NOTE = ("session 6, 2026-12-02 13:58–14:02 UTC, the machine otherwise idle (load average 0.8–1.7 "
+                      "from the runner itself), each official generator and mode alone in its own process, minimum "
+                      "of 4 (batch 8: of 2; generator step: of 3) after a warm-up; ours ran right after")
 # The issue's figures (issue 15: torch 2.13 CPU, batch 1, "a quiet machine of this kind"), seconds.
 OFFICIAL_ISSUE_S = {
     ("deepfill_v1", "forward", 256): 0.287, ("csa", "forward", 256): 0.422, ("rainnet", "forward", 256): 0.128,
@@ -78,15 +77,16 @@ OFFICIAL_ISSUE_S = {
 RESULTS_METHOD = (
     "Official (here): the official repositories at their newest commit (daa233/generative-inpainting-pytorch "
     "`model.networks.Generator` with input_dim 3, ngf 32; KumapowerLIU/CSA-inpainting `networks.define_G` netP "
-    "`unet_256` + netG `unet_csa`, ngf 64, instance norm, the official `test()` input preparation, the InnerCos "
-    "targets zeros since the VGG is not the generator; junleen/RainNet `define_G(3, 3, 64, 'rainnet', 'RAIN')`; "
-    "vinthony/s2am `backbone_unet.rascv2()` (S2AD) and `rascv1()` (S2ASC)) imported in a torch 2.13.0 CPU process "
-    "(default threads: 2; torchvision replaced by an empty module, only the official VGG losses need it; CSA's "
-    "`.cuda()` calls made no-ops), default initialisation, random inputs with a centred square hole of half the side, "
-    "batch 1. Forward: `eval()`, `no_grad`. Generator step: `train()`, forward, the sum of L1 losses of every "
-    "generator output (DeepFill coarse + fine, CSA netP + netG) to a random target, `zero_grad`, backward, "
-    "`torch.optim.Adam.step`. CSA's hole is its official centre mask (half the side less a 4-px overlap). Each "
-    "figure is the minimum of 4 after one warm-up, the official generators run one after another just before ours.")
+    "`unet_256` + netG `unet_csa`, ngf 64, instance norm, the official `set_input`/`forward` preparation, the "
+    "InnerCos targets a fixed random tensor since the VGG is not the generator; junleen/RainNet "
+    "`define_G(3, 3, 64, 'rainnet', 'RAIN')` with dropout as its trainer builds it; vinthony/s2am "
+    "`rascv2()` (S2AD) and `rascv1()` (S2ASC)) imported in a torch 2.13.0 CPU process (default threads: 2; "
+    "torchvision replaced by an empty module, only the official VGG losses need it; CSA's "
+    "`torch.cuda.is_available` tests called, so it stays on the CPU), default initialisation, random inputs with "
+    "a centred square hole of half the side. Forward: `eval()`, `no_grad`. Generator step: `train()`, "
+    "`zero_grad`, forward, L1 to a fixed random target (DeepFill: of the final output; CSA: of netP's and netG's "
+    "outputs), backward, `torch.optim.Adam.step`. Each figure is the minimum of the repeats after one warm-up "
+    "(ours: the median), so the ratios lean towards the official side.")
 
 
 def _inputs(batch: int, size: int):
