@@ -35,7 +35,7 @@ import numpy as np
 import paddle
 import yaml
 
-from .export import ONNX_FILE, ExportError, export_model, export_onnx
+from .export import DEPLOY_FILE, ONNX_FILE, ExportError, export_model, export_onnx
 from .inference import load_predictor
 from .utils.runtime import thread_count
 from .utils.weight_files import WeightsFileError, read_json, write_json, write_text
@@ -112,11 +112,6 @@ def _valid_size(model, at_least: int) -> int:
     return size
 
 
-def _check_size(model) -> int:
-    """The side of the check images: the model's smallest valid size >= 64."""
-    return _valid_size(model, 64)
-
-
 def timing_batch(model) -> Tuple[np.ndarray, np.ndarray]:
     """One image at the model's smallest valid size >= ``TIMING_SIDE`` with a centred square hole: what
     ``auto`` times the engines on."""
@@ -133,7 +128,7 @@ def _shape(array: np.ndarray) -> str:
 
 def check_batch(model) -> Tuple[np.ndarray, np.ndarray]:
     """Two different images and masks (a rectangle and a scattered pattern) at the model's smallest size >= 64."""
-    size = _check_size(model)
+    size = _valid_size(model, 64)
     rng = np.random.default_rng(0)
     image = rng.random((2, 3, size, size)).astype(np.float32)
     mask = np.zeros((2, 1, size, size), np.float32)
@@ -347,7 +342,7 @@ def compile_model(model, engine: str = "auto", cache_dir: Optional[str] = None, 
     model.eval()
     start = time.perf_counter()
     folder = os.path.join(cache_root(cache_dir), f"{name}-{graph_digest(model)[:24]}")
-    if not os.path.isfile(os.path.join(folder, "deploy.yml")):
+    if not os.path.isfile(os.path.join(folder, DEPLOY_FILE)):
         try:
             _export(model, folder)
         except Exception as e:  # tracing fails with many exception types, all meaning "not exportable"
@@ -437,7 +432,7 @@ def load_cached(key: str, engine: str, cache_dir: Optional[str] = None, threads:
     folder = os.path.join(cache_root(cache_dir), name)
     check = _read_check(folder)
     checked = _wanted(engine) + (("eager",) if engine == "auto" else ())
-    if not os.path.isfile(os.path.join(folder, "deploy.yml")) or _missing(check, checked):
+    if not os.path.isfile(os.path.join(folder, DEPLOY_FILE)) or _missing(check, checked):
         return None
     chosen = _pick(check, engine)
     if chosen in (None, "eager"):

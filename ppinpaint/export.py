@@ -280,11 +280,12 @@ def _graph_nodes(graph) -> List[tuple]:
 
 
 def _rename_body_inputs(graph) -> bool:
-    """Rename the inputs of the bodies of ``graph``'s nodes, recursively; True when there were any."""
+    """Rename the inputs of the bodies of ``graph``'s nodes and of theirs (``_graph_nodes``); True when there
+    were any."""
     import onnx
 
     changed = False
-    for node in graph.node:
+    for _, node in _graph_nodes(graph):
         for attr in node.attribute:
             if attr.type != onnx.AttributeProto.GRAPH:
                 continue
@@ -296,6 +297,5 @@ def _rename_body_inputs(graph) -> bool:
             for value in body.output:
                 if value.name in renames:   # an input passed straight through keeps its output name
                     body.node.append(onnx.helper.make_node("Identity", [renames[value.name]], [value.name]))
-            _rename_body_inputs(body)
             changed = True
     return changed
